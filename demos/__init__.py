@@ -1,0 +1,44 @@
+"""The registry of live demos, in the catalogue order of ../shared/TOPICS.md.
+
+Adding a topic: write `demos/<topic>.py` declaring `DEMO = Demo(...)`, add its module name to
+`LIVE` (in catalogue order), and write its tests. Nothing in `app/` changes.
+
+    from demos import all_demos
+    for demo in all_demos():        # also iterable directly: `for demo in all_demos`
+        demo.render(demo.Params())
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from demos.base import SECTIONS, Demo, ParamsError, Rendered, Text
+
+# Module names of the live demos, in catalogue order.
+LIVE = ("activations",)
+
+
+class _Catalogue(list):
+    """The live demos; callable too, so `all_demos()` and `all_demos` both work."""
+
+    def __call__(self) -> list[Demo]:
+        return list(self)
+
+    def by_slug(self, slug: str) -> Demo:
+        for demo in self:
+            if demo.slug == slug:
+                return demo
+        raise KeyError(slug)
+
+    def sections(self) -> list[tuple[str, list[Demo]]]:
+        """(section key, its demos) in catalogue order, sections with no live demo left out."""
+        return [
+            (key, [demo for demo in self if demo.section == key])
+            for key in SECTIONS
+            if any(demo.section == key for demo in self)
+        ]
+
+
+all_demos = _Catalogue(importlib.import_module(f"demos.{name}").DEMO for name in LIVE)
+
+__all__ = ["SECTIONS", "Demo", "ParamsError", "Rendered", "Text", "all_demos"]

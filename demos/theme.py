@@ -1,0 +1,84 @@
+"""The one Plotly look of the playground, light and dark, and figure serialisation.
+
+Figures are built with the light template (set as Plotly's default once, here); the app swaps
+in the dark one when it serialises a figure for a dark page. Backgrounds are transparent so a
+figure sits on the page's own colour; fonts are the system's (nothing is fetched).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Literal
+
+import plotly.graph_objects as go
+import plotly.io as pio
+from plotly.utils import PlotlyJSONEncoder
+
+Theme = Literal["light", "dark"]
+THEMES: tuple[Theme, ...] = ("light", "dark")
+
+# Okabe & Ito's colour-blind-safe palette first (without its black, so that every colour
+# reads on both backgrounds), then distinct colours for demos that draw many series.
+COLORWAY = [
+    "#0072B2",
+    "#D55E00",
+    "#009E73",
+    "#CC79A7",
+    "#E69F00",
+    "#56B4E9",
+    "#8C8C8C",
+    "#9467BD",
+    "#8C564B",
+    "#17BECF",
+    "#BCBD22",
+    "#E377C2",
+    "#2CA02C",
+    "#FF7F0E",
+    "#1F77B4",
+]
+FONT = "system-ui, -apple-system, 'Segoe UI', 'Noto Sans CJK SC', 'WenQuanYi Micro Hei', sans-serif"
+
+
+def _template(ink: str, grid: str, muted: str, colorway: list[str]) -> go.layout.Template:
+    axis = {
+        "gridcolor": grid,
+        "zerolinecolor": muted,
+        "linecolor": muted,
+        "tickcolor": muted,
+        "ticks": "outside",
+        "showline": True,
+        "automargin": True,
+        "title": {"standoff": 8},
+    }
+    return go.layout.Template(
+        layout={
+            "colorway": colorway,
+            "font": {"family": FONT, "size": 13, "color": ink},
+            "title": {"x": 0.0, "xanchor": "left", "font": {"size": 15}},
+            "paper_bgcolor": "rgba(0,0,0,0)",
+            "plot_bgcolor": "rgba(0,0,0,0)",
+            "xaxis": axis,
+            "yaxis": axis,
+            "legend": {"bgcolor": "rgba(0,0,0,0)", "font": {"size": 12}},
+            "hoverlabel": {"font": {"family": FONT}},
+            "margin": {"l": 60, "r": 20, "t": 60, "b": 50},
+            "barmode": "overlay",
+        }
+    )
+
+
+TEMPLATES = {
+    "light": _template("#1F2937", "#E5E7EB", "#9CA3AF", COLORWAY),
+    "dark": _template("#E5E7EB", "#374151", "#6B7280", COLORWAY),
+}
+pio.templates["playground_light"] = TEMPLATES["light"]
+pio.templates["playground_dark"] = TEMPLATES["dark"]
+pio.templates.default = "playground_light"
+_TEMPLATE_JSON = {name: template.to_plotly_json() for name, template in TEMPLATES.items()}
+
+
+def figure_json(figure: go.Figure, theme: str = "light") -> str:
+    """The figure as Plotly JSON with the template of `theme` (arrays stay base64-encoded)."""
+    data = figure.to_plotly_json()
+    data["layout"]["template"] = _TEMPLATE_JSON["dark" if theme == "dark" else "light"]
+    return json.dumps(data, cls=PlotlyJSONEncoder, separators=(",", ":"))
