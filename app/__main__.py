@@ -33,7 +33,10 @@ def main() -> None:
     from app.server import create_app
 
     print(f"Playground: http://{host}:{port}/", flush=True)
-    uvicorn.run(create_app(), host=host, port=port, log_level="warning")
+    # Open event streams would hold a graceful shutdown forever: give them 3 s.
+    uvicorn.run(
+        create_app(), host=host, port=port, log_level="warning", timeout_graceful_shutdown=3
+    )
 
 
 if __name__ == "__main__":

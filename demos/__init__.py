@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import importlib
 
-from demos.base import SECTIONS, Demo, ParamsError, Rendered, Text
+from demos.base import CATALOGUE, SECTIONS, Demo, ParamsError, Rendered, Text
 
-# Module names of the live demos, in catalogue order.
+# Module names of the live demos (any order: the catalogue decides the order shown).
 LIVE = ("activations",)
 
 
@@ -39,6 +39,11 @@ class _Catalogue(list):
         ]
 
 
-all_demos = _Catalogue(importlib.import_module(f"demos.{name}").DEMO for name in LIVE)
+all_demos = _Catalogue(
+    sorted(
+        (importlib.import_module(f"demos.{name}").DEMO for name in LIVE),
+        key=lambda demo: CATALOGUE.index(demo.slug),
+    )
+)
 
-__all__ = ["SECTIONS", "Demo", "ParamsError", "Rendered", "Text", "all_demos"]
+__all__ = ["CATALOGUE", "SECTIONS", "Demo", "ParamsError", "Rendered", "Text", "all_demos"]

@@ -53,7 +53,6 @@ NAMES: dict[str, Text] = {
     "geglu": Text("GEGLU (gated)", "GEGLU（门控）"),
     "swiglu": Text("SwiGLU (gated)", "SwiGLU（门控）"),
 }
-COLOR = {name: COLORWAY[i % len(COLORWAY)] for i, name in enumerate(act.ACTIVATIONS)}
 SATURATION = 0.05  # a slope below this is drawn as "saturated": almost no gradient passes
 BIAS_SWEEP = np.linspace(-6.0, 6.0, 17)
 LAYER = {"fan_in": 64, "width": 64, "n_samples": 64}  # the random layer of the dead-unit figures
@@ -130,6 +129,12 @@ def _shape(name: str, p: Params) -> dict[str, float]:
     return values.get(name, {})
 
 
+def _colors(p: Params) -> dict[str, str]:
+    """One colour per function, in the order the learner picked them (the focus last if new)."""
+    names = list(dict.fromkeys([*p.functions, p.focus]))
+    return {name: COLORWAY[i % len(COLORWAY)] for i, name in enumerate(names)}
+
+
 def _elementwise(name: str) -> str:
     """The elementwise function a gated unit applies to its gate half (itself otherwise)."""
     return act.GATE_OF[name][0] if name in act.GATE_OF else name
@@ -138,7 +143,10 @@ def _elementwise(name: str) -> str:
 def _runs(mask: np.ndarray, x: np.ndarray) -> list[tuple[float, float]]:
     """Intervals of x where mask holds, as (start, end) pairs."""
     edges = np.flatnonzero(np.diff(np.concatenate(([0], mask.astype(np.int8), [0]))))
-    return [(float(x[start]), float(x[end - 1])) for start, end in zip(edges[::2], edges[1::2], strict=True)]
+    return [
+        (float(x[start]), float(x[end - 1]))
+        for start, end in zip(edges[::2], edges[1::2], strict=True)
+    ]
 
 
 def _curves(p: Params, names: list[str], lang: str) -> go.Figure:
@@ -148,7 +156,7 @@ def _curves(p: Params, names: list[str], lang: str) -> go.Figure:
     for name in names:
         y, slope = act.evaluate(name, x, **_shape(name, p))
         common = {"type": "scatter", "mode": "lines", "x": xs, "legendgroup": name}
-        style = {"color": COLOR[name], "width": 2.5 if name == p.focus else 1.8}
+        style = {"color": _colors(p)[name], "width": 2.5 if name == p.focus else 1.8}
         data.append(
             {
                 **common,
@@ -246,7 +254,7 @@ def _layer(p: Params, names: list[str], lang: str) -> tuple[go.Figure, dict[str,
             "y": post_y,
             "width": width,
             "name": labels["post"](lang),
-            "marker": {"color": COLOR[p.focus], "opacity": 0.65},
+            "marker": {"color": _colors(p)[p.focus], "opacity": 0.65},
             "legendgroup": "hist",
         },
     ]
@@ -266,7 +274,7 @@ def _layer(p: Params, names: list[str], lang: str) -> tuple[go.Figure, dict[str,
                 "xaxis": "x2",
                 "yaxis": "y2",
                 "line": {
-                    "color": COLOR[name],
+                    "color": _colors(p)[name],
                     "width": 2.5 if name == p.focus else 1.6,
                 },
                 "hovertemplate": "b=%{x:.2f}<br>%{y:.0f}%",
@@ -335,7 +343,7 @@ def _depth(
                 "name": NAMES[name](lang),
                 "marker": {"size": 5},
                 "line": {
-                    "color": COLOR[name],
+                    "color": _colors(p)[name],
                     "width": 2.5 if name == p.focus else 1.8,
                 },
                 "hovertemplate": Text(
@@ -352,8 +360,29 @@ def _depth(
         f"Gradient reaching each layer at initialisation ({kind} stack, {p.init} init)",
         f"初始化时到达每一层的梯度（{kind}网络，{p.init} 初始化）",
     )
+    hidden = [NAMES[n](lang) for n, (first, last) in ends.items() if not _drawable(first, last)]
+    annotations = []
+    if hidden:
+        note = Text(
+            "Not drawn (the gradient is 0 or overflowed, a log axis cannot show it): ",
+            "未画出（梯度为 0 或溢出，对数坐标无法显示）：",
+        )
+        annotations.append(
+            {
+                "text": note(lang) + ", ".join(hidden),
+                "xref": "paper",
+                "yref": "paper",
+                "x": 0,
+                "y": 1.0,
+                "xanchor": "left",
+                "yanchor": "bottom",
+                "showarrow": False,
+                "font": {"size": 12},
+            }
+        )
     layout = {
         "title": {"text": title(lang)},
+        "annotations": annotations,
         "xaxis": {
             "title": {"text": Text("layer (1 = next to the input)", "层（1 = 最靠近输入）")(lang)},
             "range": [0.5, p.depth + 0.5],
@@ -367,6 +396,10 @@ def _depth(
         "legend": {"orientation": "h", "y": -0.22},
     }
     return go.Figure({"data": data, "layout": layout}, _validate=False), ends
+
+
+def _drawable(first: float, last: float) -> bool:
+    return all(math.isfinite(v) and v > 0 for v in (first, last))
 
 
 def _ratio(first: float, last: float) -> str:

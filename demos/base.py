@@ -38,6 +38,16 @@ class Text:
         return self.en
 
 
+# Every topic slug of ../shared/TOPICS.md, in its order: the registry lists live demos so.
+CATALOGUE: tuple[str, ...] = (
+    "flash-attention", "attention-variants", "rnn-vs-transformer", "ssm", "llama-blocks", "moe",
+    "medusa", "activations", "adam-vs-adamw", "stochastic-approximation",
+    "gradient-checkpointing", "mixed-precision", "autograd", "nn-vs-functional", "ddp",
+    "api-export", "upsampling", "spp", "iou-losses", "map", "varifocal", "centernet", "detr",
+    "pose-rle", "face-recognition", "normalizing-flows", "flow-matching", "sd3", "xgboost",
+    "ensembles", "lora", "prompt-tuning", "dpo", "alpaca", "clip", "siglip", "blip", "chameleon",
+)  # fmt: skip
+
 SECTIONS: dict[str, Text] = {  # catalogue order of ../shared/TOPICS.md
     "attention": Text("Attention and sequence models", "注意力与序列模型"),
     "training": Text("Training and optimization", "训练与优化"),
@@ -200,6 +210,8 @@ class Demo:
     _controls: list[Control] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
+        if self.slug not in CATALOGUE:
+            raise ValueError(f"{self.slug}: not a topic of the catalogue")
         if self.section not in SECTIONS:
             raise ValueError(f"{self.slug}: unknown section {self.section!r}")
         if set(self.presets) != set(self.preset_titles):
@@ -221,6 +233,19 @@ class Demo:
         elif not isinstance(params, self.Params):
             raise TypeError(f"{self.slug}: render takes {self.Params.__name__}")
         return self.render_fn(params, lang)
+
+    def bounds(self, which: Literal["min", "max"]) -> BaseModel:
+        """Params at one end of every range: sliders at their min or max; for "max" every list
+        full and every checkbox ticked (the heaviest request `Params` accept)."""
+        values: dict[str, Any] = {}
+        for control in self._controls:
+            if control.kind == "slider":
+                values[control.name] = control.minimum if which == "min" else control.maximum
+            elif control.kind == "checkboxes" and which == "max":
+                values[control.name] = [value for value, _ in control.choices]
+            elif control.kind == "checkbox":
+                values[control.name] = which == "max"
+        return self.Params(**values)
 
     def parse(self, values: dict[str, Any]) -> BaseModel:
         """Params from raw values (a request, a link); raises ParamsError with one clear line."""

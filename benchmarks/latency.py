@@ -1,0 +1,162 @@
+"""Per demo: server-side render time, figure payload, and the end-to-end update through a client.
+
+    .venv/bin/python -m benchmarks.latency            # measure, print, update RESULTS.md
+    .venv/bin/python -m benchmarks.latency --no-write
+
+Server side: `demo.render(params)` plus the serialisation the app does (`figure_json`), with one
+torch thread as the app runs it; median of `--runs` calls after one warm-up, at the defaults
+and at the heaviest accepted input (`demo.bounds("max")`). End to end: the app started for
+real on a free port; cold start = process start to the first 200 on `/`; then
+`gradio_client.Client.predict` at the defaults (its polling puts a floor of ~50-75 ms on it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "RESULTS.md"
+START, END = "<!-- latency:start -->", "<!-- latency:end -->"
+
+
+def median_ms(fn, runs: int) -> float:
+    fn()  # warm-up: first-call allocations, lazy imports
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def server_side(runs: int) -> list[dict]:
+    import torch
+
+    from demos import all_demos
+    from demos.theme import figure_json
+
+    torch.set_num_threads(1)  # as app.server does
+    rows = []
+    for demo in all_demos:
+        row = {"slug": demo.slug}
+        for label, params in (("default", demo.Params()), ("max", demo.bounds("max"))):
+
+            def update(params=params):
+                return [figure_json(f) for f in demo.render(params).figures]
+
+            row[f"{label}_ms"] = median_ms(update, runs)
+            row[f"{label}_kb"] = sum(len(s) for s in update()) / 1024
+        rows.append(row)
+    return rows
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def end_to_end(runs: int) -> tuple[float, list[dict]]:
+    from gradio_client import Client
+
+    from demos import all_demos
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError("the app exited during start-up")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.05)
+        cold_start = time.perf_counter() - started
+        client = Client(url, verbose=False)
+        rows = []
+        for demo in all_demos:
+            values = [getattr(demo.Params(), name) for name in demo.fields]
+            ms = median_ms(lambda: client.predict(*values, api_name=f"/{demo.slug}"), runs)
+            rows.append({"slug": demo.slug, "client_ms": ms})
+        return cold_start, rows
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def table(server: list[dict], cold_start: float, client: list[dict], runs: int) -> str:
+    import gradio
+    import torch
+
+    by_slug = {row["slug"]: row for row in client}
+    lines = [
+        f"Measured {datetime.date.today().isoformat()} with `python -m benchmarks.latency` "
+        f"({runs} runs, medians) on {os.cpu_count()} CPU cores, {platform.machine()}, "
+        f"Python {platform.python_version()}, torch {torch.__version__}, gradio {gradio.__version__}.",
+        "",
+        f"Cold start, process start to the first 200 on `/`: **{cold_start:.2f} s**.",
+        "",
+        "| demo | render + serialise at defaults | payload | at the heaviest input | payload "
+        "| end to end (gradio_client) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for row in server:
+        lines.append(
+            f"| `{row['slug']}` | {row['default_ms']:.1f} ms | {row['default_kb']:.0f} KB "
+            f"| {row['max_ms']:.1f} ms | {row['max_kb']:.0f} KB "
+            f"| {by_slug[row['slug']]['client_ms']:.0f} ms |"
+        )
+    return "\n".join(lines)
+
+
+def write(section: str) -> None:
+    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
+    block = f"{START}\n{section}\n{END}"
+    if START in text and END in text:
+        head, rest = text.split(START, 1)
+        text = head + block + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip() + "\n\n## Demo latency\n\n" + block + "\n"
+    RESULTS.write_text(text, encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=30, help="timed calls per measurement (≥ 20)")
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    args = parser.parse_args()
+    server = server_side(args.runs)
+    cold_start, client = end_to_end(args.runs)
+    section = table(server, cold_start, client, args.runs)
+    print(section)
+    if not args.no_write:
+        write(section)
+
+
+if __name__ == "__main__":
+    main()
