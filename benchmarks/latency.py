@@ -51,7 +51,7 @@ def server_side(runs: int) -> list[dict]:
         row = {"slug": demo.slug}
         for label, params in (("default", demo.Params()), ("max", demo.bounds("max"))):
 
-            def update(params=params):
+            def update(params=params, demo=demo):
                 return [figure_json(f) for f in demo.render(params).figures]
 
             row[f"{label}_ms"] = median_ms(update, runs)
@@ -97,7 +97,10 @@ def end_to_end(runs: int) -> tuple[float, list[dict]]:
         rows = []
         for demo in all_demos:
             values = [getattr(demo.Params(), name) for name in demo.fields]
-            ms = median_ms(lambda: client.predict(*values, api_name=f"/{demo.slug}"), runs)
+            def call(values=values, endpoint=f"/{demo.slug}"):
+                return client.predict(*values, api_name=endpoint)
+
+            ms = median_ms(call, runs)
             rows.append({"slug": demo.slug, "client_ms": ms})
         return cold_start, rows
     finally:
