@@ -97,6 +97,7 @@ def end_to_end(runs: int) -> tuple[float, list[dict]]:
         rows = []
         for demo in all_demos:
             values = [getattr(demo.Params(), name) for name in demo.fields]
+
             def call(values=values, endpoint=f"/{demo.slug}"):
                 return client.predict(*values, api_name=endpoint)
 

@@ -110,8 +110,11 @@ def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
 
 @pytest.fixture
 def page(page: Any) -> Any:
-    """pytest-playwright's page with the suite's default timeout."""
+    """pytest-playwright's page with the suite's default timeout (also for `expect`)."""
+    from playwright.sync_api import expect
+
     page.set_default_timeout(PAGE_TIMEOUT_MS)
+    expect.set_options(timeout=PAGE_TIMEOUT_MS)
     return page
 
 
@@ -141,7 +144,9 @@ def figure_data(
     page: Any, sel: str, changed_from: Any = None, timeout: int = PAGE_TIMEOUT_MS
 ) -> Any:
     """Wait until the graphs under `sel` are drawn (and differ from `changed_from`); their data."""
-    old = "null" if changed_from is None else page.evaluate("(f) => JSON.stringify(f)", changed_from)
+    old = (
+        "null" if changed_from is None else page.evaluate("(f) => JSON.stringify(f)", changed_from)
+    )
     page.wait_for_function(
         f"([s, o]) => {{ const f = ({FIG_JS})(s); return f !== null && JSON.stringify(f) !== o; }}",
         arg=[sel, old],

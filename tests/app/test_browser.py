@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,8 +32,11 @@ def figures(slug: str) -> str:
     return ", ".join(f"#{slug}-fig{index}" for index in range(N_FIGURES[slug]))
 
 
-def label(slug: str, field: str) -> Any:
-    return f"#{slug}-{field} [data-testid='block-info']"
+def label(slug: str, control: Any) -> str:
+    """Selector of a control's label (a checkbox shows its label beside the box)."""
+    if control.kind == "checkbox":
+        return f"#{slug}-{control.name} [data-testid='checkbox'] ~ .label-text"
+    return f"#{slug}-{control.name} [data-testid='block-info']"
 
 
 def first_slider(demo: Any) -> Any:
@@ -70,6 +74,31 @@ def wait_number(page: Any, slug: str, field: str, value: float) -> None:
     )
 
 
+def open_demo(page: Any, wait_ready: Any, app_url: str, slug: str, query: str = "") -> None:
+    """Open the page on one demo (`?demo=`): its tab is the one shown."""
+    wait_ready(page, f"{app_url}/?demo={slug}{query}")
+    expect(page.locator(f"#{slug}-fig0")).to_be_visible()
+
+
+def expect_control(page: Any, slug: str, control: Any, value: Any) -> None:
+    """The control on the page shows `value`."""
+    root = f"#{slug}-{control.name}"
+    if control.kind == "slider":
+        wait_number(page, slug, control.name, value)
+    elif control.kind == "radio":
+        expect(page.locator(f"{root} input[value='{value}']")).to_be_checked()
+    elif control.kind == "dropdown":
+        shown = dict(control.choices)[value].en
+        expect(page.locator(f"{root} input[role='combobox']")).to_have_value(shown)
+    elif control.kind == "checkbox":
+        box = page.locator(f"{root} input[data-testid='checkbox']")
+        expect(box).to_be_checked(checked=bool(value))
+    elif control.kind == "checkboxes":
+        for choice, _ in control.choices:
+            box = page.locator(f"{root} input[name='{choice}']")
+            expect(box).to_be_checked(checked=choice in value)
+
+
 def show_demo(page: Any, demo: Any) -> None:
     """Select a demo's section and tab when its figures are not on screen."""
     if page.locator(f"#{demo.slug}-fig0").is_visible():
@@ -81,21 +110,65 @@ def show_demo(page: Any, demo: Any) -> None:
     expect(page.locator(f"#{demo.slug}-fig0")).to_be_visible()
 
 
+DARK_CLASS = re.compile(r"(^|\s)dark(\s|$)")
+FONT_COLOR_JS = """(sel) => {
+  const gd = document.querySelector(sel + ' .js-plotly-plot');
+  return gd?.layout?.template?.layout?.font?.color ?? null;
+}"""
+
+
+def wait_ink(page: Any, slug: str, theme: str) -> None:
+    """Every figure of the demo drawn with the font colour of the theme's template."""
+    ink = TEMPLATES[theme].layout.font.color
+    for index in range(N_FIGURES[slug]):
+        page.wait_for_function(
+            f"([s, c]) => ({FONT_COLOR_JS})(s) === c", arg=[f"#{slug}-fig{index}", ink]
+        )
+
+
+# --- (g) nothing leaves the machine, in every test ----------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def requests_seen(page: Any) -> Iterator[list[str]]:
+    """Every URL the page asks for during a test; all of them must be on 127.0.0.1."""
+    seen: list[str] = []
+    page.context.on("request", lambda request: seen.append(request.url))
+    yield seen
+    outside = {
+        url
+        for url in seen
+        if not url.startswith(("data:", "blob:")) and urlsplit(url).hostname != "127.0.0.1"
+    }
+    assert not outside, sorted(outside)
+
+
+def assert_local(seen: list[str]) -> None:
+    urls = [url for url in seen if not url.startswith(("data:", "blob:"))]
+    assert urls, "no request recorded"
+    assert {urlsplit(url).hostname for url in urls} == {"127.0.0.1"}, sorted(set(urls))
+
+
 # --- (a) every demo draws ----------------------------------------------------------------------
 
 
-def test_every_demo_draws(page: Any, app_url: str, wait_ready: Any, wait_figure: Any) -> None:
+def test_every_demo_draws(
+    page: Any, app_url: str, wait_ready: Any, wait_figure: Any, requests_seen: list[str]
+) -> None:
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     wait_ready(page, app_url + "/")
     expect(page.locator("#heading")).to_be_visible()
+    expect(page.locator("body")).not_to_have_class(DARK_CLASS)  # light unless asked
     for demo in DEMOS:
         show_demo(page, demo)
         data = wait_figure(page, figures(demo.slug))
         assert len(data) == N_FIGURES[demo.slug]
         assert all(traces for traces in data), f"{demo.slug}: a figure without traces"
         expect(page.locator(f"#{demo.slug}-notes")).to_be_visible()
+        wait_ink(page, demo.slug, "light")
     assert errors == []
+    assert_local(requests_seen)
 
 
 # --- (b) a slider re-renders --------------------------------------------------------------------
@@ -103,28 +176,35 @@ def test_every_demo_draws(page: Any, app_url: str, wait_ready: Any, wait_figure:
 
 @pytest.mark.parametrize("slug", SLUGS)
 def test_slider_rerenders(
-    page: Any, app_url: str, wait_ready: Any, wait_figure: Any, slug: str
+    page: Any,
+    app_url: str,
+    wait_ready: Any,
+    wait_figure: Any,
+    requests_seen: list[str],
+    slug: str,
 ) -> None:
+    """Typing in the first slider's number box re-renders; load and render stay on 127.0.0.1."""
     demo = BY_SLUG[slug]
     slider = first_slider(demo)
-    wait_ready(page, f"{app_url}/?demo={slug}")
+    open_demo(page, wait_ready, app_url, slug)
     before = wait_figure(page, figures(slug))
     text = another_value(slider)
     set_slider(page, slug, slider.name, text)
     after = wait_figure(page, figures(slug), changed_from=before)
     assert after != before
     wait_number(page, slug, slider.name, float(text))
+    assert_local(requests_seen)
 
 
-# --- (c, d) language ----------------------------------------------------------------------------
+# --- (c, d, e) language and theme ---------------------------------------------------------------
 
 
 @pytest.mark.parametrize("slug", SLUGS)
 def test_language_switch(page: Any, app_url: str, wait_ready: Any, slug: str) -> None:
     demo = BY_SLUG[slug]
     control = demo.controls[0]
-    wait_ready(page, f"{app_url}/?demo={slug}")
-    title = page.locator(label(slug, control.name))
+    open_demo(page, wait_ready, app_url, slug)
+    title = page.locator(label(slug, control))
     expect(title).to_have_text(control.label.en)
     page.locator("#lang input[value='zh']").check()
     expect(title).to_have_text(control.label.zh)
@@ -133,37 +213,16 @@ def test_language_switch(page: Any, app_url: str, wait_ready: Any, slug: str) ->
 
 
 @pytest.mark.parametrize("slug", SLUGS)
-def test_lang_zh_in_url(page: Any, app_url: str, wait_ready: Any, slug: str) -> None:
+def test_zh_and_dark_from_url(page: Any, app_url: str, wait_ready: Any, slug: str) -> None:
+    """`?lang=zh` labels every control in Chinese; `?theme=dark` darkens page and figures."""
     demo = BY_SLUG[slug]
-    wait_ready(page, f"{app_url}/?demo={slug}&lang=zh")
+    open_demo(page, wait_ready, app_url, slug, "&lang=zh&theme=dark")
     expect(page.locator("#lang input[value='zh']")).to_be_checked()
     for control in demo.controls:
-        expect(page.locator(label(slug, control.name))).to_have_text(control.label.zh)
+        expect(page.locator(label(slug, control))).to_have_text(control.label.zh)
     expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
-
-
-# --- (e) dark theme -----------------------------------------------------------------------------
-
-FONT_COLOR_JS = """(sel) => {
-  const gd = document.querySelector(sel + ' .js-plotly-plot');
-  return gd?.layout?.template?.layout?.font?.color ?? null;
-}"""
-
-
-@pytest.mark.parametrize("slug", SLUGS)
-@pytest.mark.parametrize("theme", ["dark", "light"])
-def test_theme_in_url(page: Any, app_url: str, wait_ready: Any, slug: str, theme: str) -> None:
-    wait_ready(page, f"{app_url}/?demo={slug}&theme={theme}")
-    body = page.locator("body")
-    if theme == "dark":
-        expect(body).to_have_class(re.compile(r"(^|\s)dark(\s|$)"))
-    else:
-        expect(body).not_to_have_class(re.compile(r"(^|\s)dark(\s|$)"))
-    ink = TEMPLATES[theme].layout.font.color
-    for index in range(N_FIGURES[slug]):
-        page.wait_for_function(
-            f"([s, c]) => ({FONT_COLOR_JS})(s) === c", arg=[f"#{slug}-fig{index}", ink]
-        )
+    expect(page.locator("body")).to_have_class(DARK_CLASS)
+    wait_ink(page, slug, "dark")
 
 
 # --- (f) presets --------------------------------------------------------------------------------
@@ -187,41 +246,15 @@ def test_preset_sets_controls(
     if case is None:
         pytest.skip(f"{slug}: no preset moves a slider")
     name, field, value = case
-    wait_ready(page, f"{app_url}/?demo={slug}")
+    open_demo(page, wait_ready, app_url, slug)
     before = wait_figure(page, figures(slug))
     page.locator(f"#{slug}-preset input").click()
     page.get_by_role("option", name=demo.preset_titles[name].en, exact=True).click()
     wait_number(page, slug, field, value)
     preset = demo.presets[name]
     for control in demo.controls:
-        if control.kind == "slider":
-            wait_number(page, slug, control.name, getattr(preset, control.name))
+        expect_control(page, slug, control, getattr(preset, control.name))
     wait_figure(page, figures(slug), changed_from=before)
-
-
-# --- (g) nothing leaves the machine -------------------------------------------------------------
-
-
-@pytest.mark.parametrize("slug", SLUGS)
-def test_requests_stay_local(
-    page: Any, app_url: str, wait_ready: Any, wait_figure: Any, slug: str
-) -> None:
-    demo = BY_SLUG[slug]
-    seen: list[str] = []
-    page.context.on("request", lambda request: seen.append(request.url))
-    wait_ready(page, f"{app_url}/?demo={slug}")
-    before = wait_figure(page, figures(slug))
-    slider = next((c for c in demo.controls if c.kind == "slider"), None)
-    if slider is not None:
-        set_slider(page, slug, slider.name, another_value(slider))
-        wait_figure(page, figures(slug), changed_from=before)
-    page.locator("#lang input[value='zh']").check()
-    expect(page.locator(label(slug, demo.controls[0].name))).to_have_text(
-        demo.controls[0].label.zh
-    )
-    urls = [url for url in seen if not url.startswith(("data:", "blob:"))]
-    assert urls, "no request recorded"
-    assert {urlsplit(url).hostname for url in urls} == {"127.0.0.1"}, sorted(set(urls))
 
 
 # --- (h) fonts ----------------------------------------------------------------------------------
