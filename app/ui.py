@@ -116,12 +116,15 @@ class DemoView:
                     self.plots = [
                         gr.Plot(
                             plot_payload(figure, "light"),
+                            label=f"figure {index + 1}",  # names the API's outputs
                             show_label=False,
                             elem_id=f"{demo.slug}-fig{index}",
                         )
                         for index, figure in enumerate(self.initial.figures)
                     ]
-                    self.notes = gr.Markdown(self.initial.notes, elem_id=f"{demo.slug}-notes")
+                    self.notes = gr.Markdown(
+                        self.initial.notes, label="notes", elem_id=f"{demo.slug}-notes"
+                    )
             self.about = gr.Markdown(_about(demo, "en"), elem_id=f"{demo.slug}-about")
             self.api_trigger = gr.Button(visible=False)
 

@@ -63,7 +63,7 @@ class Params(BaseModel):
     model_config = PARAMS_CONFIG
 
     functions: list[Function] = param(
-        ["sigmoid", "relu", "gelu", "swiglu"],
+        ["sigmoid", "relu", "gelu"],
         en="Functions",
         zh="激活函数",
         help_en="Gated units (GLU family) take two inputs: they appear in the layer and depth figures.",
@@ -181,7 +181,13 @@ def _curves(p: Params, names: list[str], lang: str) -> go.Figure:
 
     focus = _elementwise(p.focus)
     _, focus_slope = act.evaluate(focus, x, **_shape(focus, p))
-    zones = _runs(focus_slope.abs().numpy() < SATURATION, x.numpy())
+    # Saturation is a tail where the slope stays small; a slope crossing 0 at an interior
+    # minimum (GELU near −0.75, SiLU near −1.28) is not one, so keep runs that reach an edge.
+    zones = [
+        (start, end)
+        for start, end in _runs(focus_slope.abs().numpy() < SATURATION, x.numpy())
+        if start == -p.x_range or end == p.x_range
+    ]
     shapes = [
         {
             "type": "rect",
