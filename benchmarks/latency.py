@@ -16,12 +16,8 @@ import argparse
 import datetime
 import os
 import platform
-import socket
 import statistics
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,40 +56,14 @@ def server_side(runs: int) -> list[dict]:
     return rows
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def end_to_end(runs: int) -> tuple[float, list[dict]]:
     from gradio_client import Client
 
+    from app.process import serving
     from demos import all_demos
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError("the app exited during start-up")
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.05)
-        cold_start = time.perf_counter() - started
-        client = Client(url, verbose=False)
+    with serving() as (url, cold_start):
+        client = Client(url + "/", verbose=False)
         rows = []
         for demo in all_demos:
             values = [getattr(demo.Params(), name) for name in demo.fields]
@@ -101,16 +71,8 @@ def end_to_end(runs: int) -> tuple[float, list[dict]]:
             def call(values=values, endpoint=f"/{demo.slug}"):
                 return client.predict(*values, api_name=endpoint)
 
-            ms = median_ms(call, runs)
-            rows.append({"slug": demo.slug, "client_ms": ms})
+            rows.append({"slug": demo.slug, "client_ms": median_ms(call, runs)})
         return cold_start, rows
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def table(server: list[dict], cold_start: float, client: list[dict], runs: int) -> str:

@@ -7,17 +7,14 @@ the load handler, figure data read from `gd._fullData` (never pixels), no sleeps
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from app.process import AppStartError, serving
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # `from demos import all_demos` also under plain `pytest`
@@ -35,63 +32,15 @@ EXTRA_ARGS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _log_text(path: Path) -> str:
-    try:
-        return path.read_text(errors="replace")[-5000:]
-    except OSError:
-        return "(no log)"
-
-
 @pytest.fixture(scope="session")
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`python -m app` on a free loopback port; its URL without a trailing slash."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
     log_path = tmp_path_factory.mktemp("app") / "server.log"
-    env = {
-        **os.environ,
-        "GRADIO_SERVER_NAME": "127.0.0.1",
-        "GRADIO_SERVER_PORT": str(port),
-        "GRADIO_ANALYTICS_ENABLED": "False",
-    }
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "app"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-        try:
-            deadline = time.monotonic() + START_TIMEOUT_S
-            while True:
-                if proc.poll() is not None:
-                    pytest.fail(
-                        f"the app exited with {proc.returncode} before serving:\n"
-                        f"{_log_text(log_path)}"
-                    )
-                try:
-                    with urllib.request.urlopen(url + "/", timeout=2) as response:
-                        if response.status == 200:
-                            break
-                except (urllib.error.URLError, OSError):
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail(
-                        f"the app did not answer on {url}/ within {START_TIMEOUT_S} s:\n"
-                        f"{_log_text(log_path)}"
-                    )
-                time.sleep(0.2)  # polling the server's start, not waiting on the page
+    try:
+        with serving(log_path, timeout_s=START_TIMEOUT_S) as (url, _):
             yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    except AppStartError as error:
+        pytest.fail(str(error))
 
 
 def _require_chromium() -> None:
