@@ -7,7 +7,8 @@ Server side: `demo.render(params)` plus the serialisation the app does (`figure_
 torch thread as the app runs it; median of `--runs` calls after one warm-up, at the defaults
 and at the heaviest accepted input (`demo.bounds("max")`). End to end: the app started for
 real on a free port; cold start = process start to the first 200 on `/`; then
-`gradio_client.Client.predict` at the defaults (its polling puts a floor of ~50-75 ms on it).
+`gradio_client.Client.predict` at the defaults (its polling puts a floor of ~50-75 ms on it),
+and, where Playwright and Debian chromium are installed, a page load to the ready marker.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def server_side(runs: int) -> list[dict]:
     return rows
 
 
-def end_to_end(runs: int) -> tuple[float, list[dict]]:
+def end_to_end(runs: int) -> tuple[float, float | None, list[dict]]:
     from gradio_client import Client
 
     from app.process import serving
@@ -72,10 +73,39 @@ def end_to_end(runs: int) -> tuple[float, list[dict]]:
                 return client.predict(*values, api_name=endpoint)
 
             rows.append({"slug": demo.slug, "client_ms": median_ms(call, runs)})
-        return cold_start, rows
+        return cold_start, page_ready_s(url), rows
 
 
-def table(server: list[dict], cold_start: float, client: list[dict], runs: int) -> str:
+def page_ready_s(url: str, loads: int = 5) -> float | None:
+    """Median seconds from navigation to the page's ready marker in Debian chromium (a fresh
+    browser context each time, so nothing is cached); None without Playwright or chromium."""
+    chromium = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return None
+    if not os.access(chromium, os.X_OK):
+        return None
+    times = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium, args=["--disable-gpu", "--disable-quic"]
+        )
+        for _ in range(loads):
+            context = browser.new_context()
+            page = context.new_page()
+            start = time.perf_counter()
+            page.goto(url + "/")
+            page.wait_for_selector("html[data-app-ready='1']", timeout=60_000)
+            times.append(time.perf_counter() - start)
+            context.close()
+        browser.close()
+    return statistics.median(times)
+
+
+def table(
+    server: list[dict], cold_start: float, page_ready: float | None, client: list[dict], runs: int
+) -> str:
     import gradio
     import torch
 
@@ -85,7 +115,13 @@ def table(server: list[dict], cold_start: float, client: list[dict], runs: int) 
         f"({runs} runs, medians) on {os.cpu_count()} CPU cores, {platform.machine()}, "
         f"Python {platform.python_version()}, torch {torch.__version__}, gradio {gradio.__version__}.",
         "",
-        f"Cold start, process start to the first 200 on `/`: **{cold_start:.2f} s**.",
+        f"Cold start, process start to the first 200 on `/`: **{cold_start:.2f} s**. "
+        + (
+            f"Page load to ready (controls live, load handler done) in chromium: "
+            f"**{page_ready:.2f} s** (median of 5)."
+            if page_ready is not None
+            else "(No chromium here: page load not measured.)"
+        ),
         "",
         "| demo | render + serialise at defaults | payload | at the heaviest input | payload "
         "| end to end (gradio_client) |",
@@ -117,8 +153,8 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
     server = server_side(args.runs)
-    cold_start, client = end_to_end(args.runs)
-    section = table(server, cold_start, client, args.runs)
+    cold_start, page_ready, client = end_to_end(args.runs)
+    section = table(server, cold_start, page_ready, client, args.runs)
     print(section)
     if not args.no_write:
         write(section)

@@ -269,7 +269,6 @@ DERIVATIVES: dict[str, Callable[..., Tensor]] = {
     "softplus": d_softplus,
 }
 
-GATED = tuple(GATE_OF)
 ELEMENTWISE = tuple(name for name in ACTIVATIONS if name not in GATE_OF)
 # The shape parameter each function takes, for callers that hold one alpha and one beta.
 SHAPE_PARAMETER = {

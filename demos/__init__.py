@@ -24,12 +24,6 @@ class _Catalogue(list):
     def __call__(self) -> list[Demo]:
         return list(self)
 
-    def by_slug(self, slug: str) -> Demo:
-        for demo in self:
-            if demo.slug == slug:
-                return demo
-        raise KeyError(slug)
-
     def sections(self) -> list[tuple[str, list[Demo]]]:
         """(section key, its demos) in catalogue order, sections with no live demo left out."""
         return [

@@ -7,7 +7,6 @@ presets. The app builds its controls, endpoints and links from nothing else.
 
 from __future__ import annotations
 
-import math
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -280,8 +279,3 @@ class ParamsError(ValueError):
 def _shorten(text: str, limit: int = 300) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def log_ticks_ok(value: float) -> bool:
-    """True for a value a log axis can show (finite and > 0)."""
-    return math.isfinite(value) and value > 0

@@ -8,14 +8,10 @@ figure sits on the page's own colour; fonts are the system's (nothing is fetched
 from __future__ import annotations
 
 import json
-from typing import Literal
 
 import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.utils import PlotlyJSONEncoder
-
-Theme = Literal["light", "dark"]
-THEMES: tuple[Theme, ...] = ("light", "dark")
 
 # Okabe & Ito's colour-blind-safe palette first (without its black, so that every colour
 # reads on both backgrounds), then distinct colours for demos that draw many series.
