@@ -24,7 +24,7 @@ QUEUE_SIZE = 64  # requests waiting beyond this are refused with "queue is full"
 UI = {
     "language": Text("Language", "语言"),
     "preset": Text("Preset", "预设"),
-    "preset_info": Text("A parameter set that tells one story", "讲一个故事的一组参数"),
+    "preset_info": Text("A parameter set that tells one story", "展示一个现象的参数组合"),
     "explanation": Text("What is going on", "原理解读"),
     "sources": Text("Papers and sources", "论文与来源"),
     "numbers": Text("Numbers", "数值"),

@@ -66,29 +66,40 @@ def step(x: Tensor) -> Tensor:
 
 
 def sigmoid(x: Tensor) -> Tensor:
-    """σ(x) = 1 / (1 + e^{−x}), evaluated with e^{−|x|} so it never overflows."""
+    """σ(x) = 1 / (1 + e^{−x}) for x ≥ 0 and e^x / (1 + e^x) for x < 0: no exp overflows.
+
+    Each branch sees its own half-line (clamp), so autograd through it is exact too.
+    """
     x = _float(x)
-    e = torch.exp(-x.abs())
-    return torch.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    e_neg = torch.exp(-x.clamp(min=0))
+    e_pos = torch.exp(x.clamp(max=0))
+    return torch.where(x >= 0, 1 / (1 + e_neg), e_pos / (1 + e_pos))
 
 
 def tanh(x: Tensor) -> Tensor:
-    """tanh(x) = sign(x)·(1 − e^{−2|x|}) / (1 + e^{−2|x|}); expm1 keeps small x exact."""
+    """tanh(u) = (1 − e^{−2u}) / (1 + e^{−2u}) for u ≥ 0, and tanh(−u) = −tanh(u).
+
+    expm1 keeps small inputs exact; each branch sees its own half-line (clamp).
+    """
     x = _float(x)
-    em1 = torch.expm1(-2 * x.abs())  # e^{−2|x|} − 1, in (−1, 0]
-    return torch.sign(x) * (-em1) / (2 + em1)
+
+    def positive(u: Tensor) -> Tensor:
+        em1 = torch.expm1(-2 * u)  # e^{−2u} − 1, in (−1, 0]
+        return -em1 / (2 + em1)
+
+    return torch.where(x >= 0, positive(x.clamp(min=0)), -positive(-x.clamp(max=0)))
 
 
 def relu(x: Tensor) -> Tensor:
     """max(0, x) (Nair & Hinton 2010)."""
-    x = _float(x)
-    return torch.where(x < 0, torch.zeros_like(x), x)
+    x = _float(x)  # x > 0 picks the branch, so autograd's slope at 0 is 0, as for F.relu
+    return _keep_nan(x, torch.where(x > 0, x, torch.zeros_like(x)))
 
 
 def leaky_relu(x: Tensor, *, alpha: float = 0.01) -> Tensor:
     """x if x ≥ 0 else αx (Maas et al. 2013)."""
     x = _float(x)
-    return torch.where(x < 0, alpha * x, x)
+    return torch.where(x > 0, x, alpha * x)
 
 
 def elu(x: Tensor, *, alpha: float = 1.0) -> Tensor:
@@ -120,11 +131,19 @@ def silu(x: Tensor, *, beta: float = 1.0) -> Tensor:
 
 
 def softplus(x: Tensor, *, beta: float = 1.0) -> Tensor:
-    """(1/β)·log(1 + e^{βx}) = max(x, 0) + log1p(e^{−|βx|})/β, a smooth ReLU."""
+    """(1/β)·log(1 + e^{βx}), a smooth ReLU."""
     if not beta > 0:
         raise ValueError(f"beta: must be > 0, got {beta}")
-    x = _float(x)  # max(βx, 0)/β = max(x, 0) for β > 0, so βx never has to exist for large x
-    return x.clamp(min=0) + torch.log1p(torch.exp(-(beta * x).abs())) / beta
+    x = _float(x)
+    # x ≥ 0: x + log1p(e^{−βx})/β, so βx never has to exist as a number for large x;
+    # x < 0: log1p(e^{βx})/β. Each branch sees its own half-line (clamp).
+    positive = x.clamp(min=0)
+    negative = x.clamp(max=0)
+    return torch.where(
+        x >= 0,
+        positive + torch.log1p(torch.exp(-beta * positive)) / beta,
+        torch.log1p(torch.exp(beta * negative)) / beta,
+    )
 
 
 def mish(x: Tensor) -> Tensor:
@@ -214,8 +233,8 @@ def d_gelu_tanh(x: Tensor) -> Tensor:
     """½(1 + tanh u) + ½x·sech²(u)·√(2/π)(1 + 3·0.044715x²), u = √(2/π)(x + 0.044715x³)."""
     x = _float(x)
     u = _SQRT_2_OVER_PI * (x + _GELU_TANH_C * x**3)
-    du = _SQRT_2_OVER_PI * x * (1 + 3 * _GELU_TANH_C * x * x)
-    return 0.5 * (1 + tanh(u)) + _times(0.5 * du, _sech2(u))
+    x_du = _SQRT_2_OVER_PI * x * (1 + 3 * _GELU_TANH_C * x * x)  # x · du/dx
+    return 0.5 * (1 + tanh(u)) + _times(0.5 * x_du, _sech2(u))
 
 
 def d_silu(x: Tensor, *, beta: float = 1.0) -> Tensor:
@@ -282,6 +301,12 @@ SHAPE_PARAMETER = {
 def _check_name(name: str) -> None:
     if name not in ACTIVATIONS:
         raise ValueError(f"name: unknown activation {name!r}; allowed: {', '.join(ACTIVATIONS)}")
+
+
+def _check_sizes(**sizes: int) -> None:
+    for size_name, value in sizes.items():
+        if not (isinstance(value, int) and 1 <= value <= 4096):
+            raise ValueError(f"{size_name}: must be an integer between 1 and 4096, got {value!r}")
 
 
 def _shape_kwargs(name: str, alpha: float | None, beta: float | None) -> dict[str, float]:
@@ -379,6 +404,7 @@ def random_layer(
     units the bias shifts the gate half, and both partials must vanish.
     """
     _check_name(name)
+    _check_sizes(fan_in=fan_in, width=width, n_samples=n_samples)
     gate, value = _layer_inputs(name, fan_in, width, n_samples, seed, torch.float32)
     gate = gate + bias_shift
     post, slope = _unit_response(name, gate, value, alpha, beta)
@@ -404,6 +430,7 @@ def dead_unit_fractions(
 ) -> Tensor:
     """`random_layer(...).dead_fraction` for each bias shift at once: (S,) -> (S,)."""
     _check_name(name)
+    _check_sizes(fan_in=fan_in, width=width, n_samples=n_samples)
     shifts = torch.as_tensor(bias_shifts, dtype=torch.float32).reshape(-1, 1, 1)
     gate, value = _layer_inputs(name, fan_in, width, n_samples, seed, torch.float32)
     _, slope = _unit_response(name, gate + shifts, value, alpha, beta)
@@ -454,6 +481,7 @@ def gradient_norms_by_depth(
         raise ValueError(f"depth: must be between 1 and 200, got {depth}")
     if init not in ("xavier", "kaiming"):
         raise ValueError(f"init: must be 'xavier' or 'kaiming', got {init!r}")
+    _check_sizes(width=width, n_samples=n_samples)
     gate_first = name not in GATE_OF or GATE_OF[name][1] == "a"
     dtype = torch.float64
     generator = torch.Generator().manual_seed(seed)

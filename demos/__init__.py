@@ -1,7 +1,7 @@
 """The registry of live demos, in the catalogue order of ../shared/TOPICS.md.
 
 Adding a topic: write `demos/<topic>.py` declaring `DEMO = Demo(...)`, add its module name to
-`LIVE` (in catalogue order), and write its tests. Nothing in `app/` changes.
+`LIVE`, and write its tests. Nothing in `app/` changes.
 
     from demos import all_demos
     for demo in all_demos():        # also iterable directly: `for demo in all_demos`

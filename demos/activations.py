@@ -84,7 +84,7 @@ class Params(BaseModel):
         en="Bias of the random layer",
         zh="随机层的偏置",
         help_en="A large update can push biases negative; watch ReLU units die.",
-        help_zh="一次过大的更新可能把偏置推向负值：看 ReLU 单元如何“死亡”。",
+        help_zh="一次过大的更新可能把偏置推向负值：看 ReLU 神经元如何“死亡”。",
         ge=-6.0,
         le=6.0,
         step=0.25,
@@ -106,7 +106,7 @@ class Params(BaseModel):
         0.1,
         en="Leaky ReLU α (PyTorch default 0.01)",
         zh="Leaky ReLU 的 α（PyTorch 默认 0.01）",
-        ge=0.0,
+        ge=0.01,
         le=1.0,
         step=0.01,
     )
@@ -129,10 +129,9 @@ def _shape(name: str, p: Params) -> dict[str, float]:
     return values.get(name, {})
 
 
-def _colors(p: Params) -> dict[str, str]:
-    """One colour per function, in the order the learner picked them (the focus last if new)."""
-    names = list(dict.fromkeys([*p.functions, p.focus]))
-    return {name: COLORWAY[i % len(COLORWAY)] for i, name in enumerate(names)}
+def _colors(names: list[str]) -> dict[str, str]:
+    """One colour per function, in the order given (the same colour in every figure)."""
+    return {name: COLORWAY[i % len(COLORWAY)] for i, name in enumerate(dict.fromkeys(names))}
 
 
 def _elementwise(name: str) -> str:
@@ -149,14 +148,14 @@ def _runs(mask: np.ndarray, x: np.ndarray) -> list[tuple[float, float]]:
     ]
 
 
-def _curves(p: Params, names: list[str], lang: str) -> go.Figure:
+def _curves(p: Params, names: list[str], colors: dict[str, str], lang: str) -> go.Figure:
     x = torch.linspace(-p.x_range, p.x_range, CURVE_POINTS, dtype=torch.float64)
     xs = x.numpy().astype(np.float32)
     data = []
     for name in names:
         y, slope = act.evaluate(name, x, **_shape(name, p))
         common = {"type": "scatter", "mode": "lines", "x": xs, "legendgroup": name}
-        style = {"color": _colors(p)[name], "width": 2.5 if name == p.focus else 1.8}
+        style = {"color": colors[name], "width": 2.5 if name == p.focus else 1.8}
         data.append(
             {
                 **common,
@@ -229,7 +228,9 @@ def _histogram_bars(values: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, 
     return centres.astype(np.float32), (counts / max(values.size, 1)).astype(np.float32)
 
 
-def _layer(p: Params, names: list[str], lang: str) -> tuple[go.Figure, dict[str, float]]:
+def _layer(
+    p: Params, names: list[str], colors: dict[str, str], lang: str
+) -> tuple[go.Figure, dict[str, float]]:
     layer = act.random_layer(
         p.focus, bias_shift=p.bias_shift, seed=p.seed, **LAYER, **_shape(p.focus, p)
     )
@@ -260,7 +261,7 @@ def _layer(p: Params, names: list[str], lang: str) -> tuple[go.Figure, dict[str,
             "y": post_y,
             "width": width,
             "name": labels["post"](lang),
-            "marker": {"color": _colors(p)[p.focus], "opacity": 0.65},
+            "marker": {"color": colors[p.focus], "opacity": 0.65},
             "legendgroup": "hist",
         },
     ]
@@ -280,7 +281,7 @@ def _layer(p: Params, names: list[str], lang: str) -> tuple[go.Figure, dict[str,
                 "xaxis": "x2",
                 "yaxis": "y2",
                 "line": {
-                    "color": _colors(p)[name],
+                    "color": colors[name],
                     "width": 2.5 if name == p.focus else 1.6,
                 },
                 "hovertemplate": "b=%{x:.2f}<br>%{y:.0f}%",
@@ -289,7 +290,7 @@ def _layer(p: Params, names: list[str], lang: str) -> tuple[go.Figure, dict[str,
     title = Text(
         f"A random layer of {NAMES[p.focus].en}: {100 * layer.dead_fraction:.0f}% of units dead "
         f"at bias {p.bias_shift:+.2f}",
-        f"{NAMES[p.focus].zh} 的随机层：偏置 {p.bias_shift:+.2f} 时 {100 * layer.dead_fraction:.0f}% 的单元死亡",
+        f"{NAMES[p.focus].zh} 的随机层：偏置 {p.bias_shift:+.2f} 时 {100 * layer.dead_fraction:.0f}% 的神经元死亡",
     )
     layout = {
         "title": {"text": title(lang)},
@@ -302,7 +303,7 @@ def _layer(p: Params, names: list[str], lang: str) -> tuple[go.Figure, dict[str,
         "yaxis2": {
             "anchor": "x2",
             "range": [-3, 103],
-            "title": {"text": Text("dead units (%)", "死亡单元（%）")(lang)},
+            "title": {"text": Text("dead units (%)", "死神经元（%）")(lang)},
         },
         "shapes": [
             {
@@ -324,7 +325,7 @@ def _layer(p: Params, names: list[str], lang: str) -> tuple[go.Figure, dict[str,
 
 
 def _depth(
-    p: Params, names: list[str], lang: str
+    p: Params, names: list[str], colors: dict[str, str], lang: str
 ) -> tuple[go.Figure, dict[str, tuple[float, float]]]:
     layers = np.arange(1, p.depth + 1)
     data, ends = [], {}
@@ -349,7 +350,7 @@ def _depth(
                 "name": NAMES[name](lang),
                 "marker": {"size": 5},
                 "line": {
-                    "color": _colors(p)[name],
+                    "color": colors[name],
                     "width": 2.5 if name == p.focus else 1.8,
                 },
                 "hovertemplate": Text(
@@ -418,14 +419,18 @@ def _ratio(first: float, last: float) -> str:
 
 def render(p: Params, lang: str = "en") -> Rendered:
     names = list(dict.fromkeys(p.functions))  # keep order, drop repeats
-    curve_names = [n for n in names if n in act.ELEMENTWISE] or [_elementwise(names[0])]
-    curves = _curves(p, curve_names, lang)
-    layer, dead = _layer(p, names, lang)
-    depth, ends = _depth(p, names, lang)
+    # Curves of the elementwise functions picked, and always of the one the shading describes
+    # (for a gated focus: the function applied to its gate).
+    curve_names = [n for n in names if n in act.ELEMENTWISE]
+    curve_names += [] if _elementwise(p.focus) in curve_names else [_elementwise(p.focus)]
+    colors = _colors([*names, p.focus, *curve_names])
+    curves = _curves(p, curve_names, colors, lang)
+    layer, dead = _layer(p, names, colors, lang)
+    depth, ends = _depth(p, names, colors, lang)
     header = Text(
         "| function | dead units at this bias | ‖∂L/∂W‖ first layer | last layer | first / last |\n"
         "|---|---:|---:|---:|---:|",
-        "| 函数 | 该偏置下的死亡单元 | 第一层 ‖∂L/∂W‖ | 最后一层 | 第一层 / 最后一层 |\n"
+        "| 函数 | 该偏置下的死神经元 | 第一层 ‖∂L/∂W‖ | 最后一层 | 第一层 / 最后一层 |\n"
         "|---|---:|---:|---:|---:|",
     )
     rows = [
@@ -459,7 +464,7 @@ presets = {
 }
 preset_titles = {
     "Why sigmoid vanishes": Text("Why sigmoid vanishes", "为什么 sigmoid 梯度消失"),
-    "Why ReLU units die": Text("Why ReLU units die", "为什么 ReLU 单元会死亡"),
+    "Why ReLU units die": Text("Why ReLU units die", "为什么 ReLU 神经元会死亡"),
     "Kaiming init for ReLU": Text("Kaiming init for ReLU", "ReLU 配 Kaiming 初始化"),
     "What GELU and SwiGLU changed": Text(
         "What GELU and SwiGLU changed", "GELU 与 SwiGLU 改变了什么"
@@ -470,8 +475,9 @@ preset_titles = {
 EXPLANATION = Text(
     en="""
 **1957: the threshold.** Rosenblatt's perceptron outputs 1 when its input exceeds a threshold
-and 0 otherwise. Its slope is 0 everywhere (pick *The perceptron has no gradient*): a step
-function cannot be trained by backpropagation, so multi-layer networks needed a smooth unit.
+and 0 otherwise. Its slope is 0 wherever it is defined (pick *The perceptron has no
+gradient*): a step function cannot be trained by backpropagation, so multi-layer networks
+needed a smooth unit.
 
 **Sigmoid and tanh** are smooth, but they saturate: for |x| beyond about 3 their slope is almost
 0 (the grey bands). Backpropagation multiplies one slope per layer, and σ′ is at most 0.25, so
@@ -482,18 +488,19 @@ falling line on the log-scale depth figure (Glorot & Bengio, 2010).
 saturation on that side, and with Kaiming initialisation (He et al., 2015) the gradient keeps
 its size through 50 layers. Its price is the flat side: a unit whose input is negative for
 every example passes no gradient and never recovers. Move the layer's bias below 0 and watch
-the dead-unit curve: ReLU's rises to 100 %, Leaky ReLU (Maas et al., 2013) and ELU (Clevert et
-al., 2015) keep a slope for x < 0 and never die.
+the dead-unit curve: ReLU's rises to 100 %, while Leaky ReLU (Maas et al., 2013) and ELU
+(Clevert et al., 2015) keep a slope for x < 0 and their units stay alive.
 
 **GELU** (Hendrycks & Gimpel, 2016), x·Φ(x), weighs the input by the probability that a
 standard normal is below it: smooth, slightly negative for x < 0, nearly ReLU for large |x|.
-BERT and GPT-2 use its tanh approximation (compare the two curves). **SiLU/Swish** x·σ(βx)
+GPT-2 uses its tanh approximation (compare the two curves). **SiLU/Swish** x·σ(βx)
 (Elfwing et al., 2017; Ramachandran et al., 2017) and **Mish** (Misra, 2019) are close cousins.
 
 **Gated units** split the projection in two halves and multiply: GLU = a·σ(b) (Dauphin et al.,
 2016), and Shazeer's (2020) variants ReGLU, GEGLU and **SwiGLU = SiLU(a)·b**, the feed-forward
-unit of PaLM, LLaMA and most of today's LLMs. The value half b is linear, so a gradient flows
-through it even where the gate is shut: SwiGLU's dead-unit curve stays at 0. A product of two
+layer of PaLM, LLaMA and most of today's LLMs. A gated unit is only as alive as its gate:
+SwiGLU's gate is SiLU, which keeps a slope for x < 0, so its dead-unit curve stays near 0;
+ReGLU's gate is ReLU, and its units die exactly like ReLU's (add it and see). A product of two
 projections does not keep the signal's scale in a plain stack (try it: the gradient collapses
 or overflows), which is why these units live in pre-norm residual blocks: tick the box.
 
@@ -502,28 +509,29 @@ spike at 0 in the ReLU histogram, and the slope of each line in the depth figure
 gives the numbers.
 """,
     zh="""
-**1957 年：阈值。** Rosenblatt 的感知机在输入超过阈值时输出 1，否则输出 0。它的斜率处处为 0
-（选择预设“感知机没有梯度”）：阶跃函数无法用反向传播训练，多层网络因此需要平滑的激活单元。
+**1957 年：阈值。** Rosenblatt 的感知机在输入超过阈值时输出 1，否则输出 0。它的斜率在有定义的地方都是 0
+（选择预设“感知机没有梯度”）：阶跃函数无法用反向传播训练，多层网络因此需要平滑的激活函数。
 
-**Sigmoid 与 tanh** 是平滑的，但会饱和：|x| 大于约 3 时斜率几乎为 0（灰色区域）。反向传播在每一层乘上一个斜率，
-而 σ′ 最大只有 0.25，所以在很深的普通网络里，梯度朝输入方向按几何级数缩小：深度图（对数坐标）上那条笔直下降的线
+**Sigmoid 与 tanh** 是平滑的，但会饱和：|x| 大于约 3 时斜率几乎为 0（灰色区域）。反向传播每经过一层就乘上一个斜率，
+而 σ′ 最大只有 0.25，所以在很深的普通网络里，梯度朝输入方向呈指数衰减：深度图（对数坐标）上那条笔直下降的线
 （Glorot 与 Bengio，2010）。
 
-**ReLU**（Nair 与 Hinton，2010；Krizhevsky 等，2012）在 x > 0 时斜率恰好为 1：这一侧不会饱和；配合 Kaiming 初始化
-（He 等，2015），梯度穿过 50 层仍保持大小。代价在平坦的一侧：如果某个单元对所有样本的输入都是负的，它就传不出任何梯度，
-再也无法恢复。把该层的偏置调到 0 以下，观察死亡单元曲线：ReLU 的升到 100%，而 Leaky ReLU（Maas 等，2013）和 ELU
-（Clevert 等，2015）在 x < 0 时仍有斜率，永远不会死亡。
+**ReLU**（Nair 与 Hinton，2010；Krizhevsky 等，2012）在 x > 0 时斜率恰好为 1，这一侧不会饱和；配合 Kaiming 初始化
+（He 等，2015），梯度穿过 50 层后量级基本不变。代价在于另一侧是平的：如果某个神经元对所有样本的输入都是负的，
+它就传不出任何梯度，再也无法恢复。把该层的偏置调到 0 以下，观察死神经元曲线：ReLU 的升到 100%，而 Leaky ReLU
+（Maas 等，2013）和 ELU（Clevert 等，2015）在 x < 0 时仍有斜率，神经元不会死亡。
 
 **GELU**（Hendrycks 与 Gimpel，2016）即 x·Φ(x)，用“标准正态变量小于 x 的概率”给输入加权：平滑，x < 0 时略为负，
-|x| 很大时接近 ReLU。BERT 和 GPT-2 使用它的 tanh 近似（对比两条曲线）。**SiLU/Swish** x·σ(βx)（Elfwing 等，2017；
+|x| 很大时接近 ReLU。GPT-2 使用它的 tanh 近似（对比两条曲线）。**SiLU/Swish** x·σ(βx)（Elfwing 等，2017；
 Ramachandran 等，2017）与 **Mish**（Misra，2019）是它的近亲。
 
 **门控单元**把投影分成两半再相乘：GLU = a·σ(b)（Dauphin 等，2016），以及 Shazeer（2020）提出的变体 ReGLU、GEGLU 和
-**SwiGLU = SiLU(a)·b**——PaLM、LLaMA 以及当今大多数大语言模型的前馈单元。值这一半 b 是线性的，即使门关闭，梯度仍能经过它：
-SwiGLU 的死亡单元曲线始终为 0。两个投影的乘积在普通堆叠中保持不住信号的尺度（试试看：梯度会坍缩或溢出），
+**SwiGLU = SiLU(a)·b**——PaLM、LLaMA 以及当今大多数大语言模型的前馈层（FFN）。门控单元是否“活着”取决于它的门：
+SwiGLU 的门是 SiLU，在 x < 0 时仍有斜率，所以它的死神经元曲线几乎贴着 0；ReGLU 的门是 ReLU，它的神经元会像 ReLU
+一样死亡（勾选它看看）。两个投影的乘积在普通堆叠中保持不住信号的尺度（试试看：梯度会坍缩或溢出），
 所以这些单元都放在 pre-norm 残差块里：勾选该选项。
 
-看什么：灰色区域（重点函数几乎不传梯度的地方）、ReLU 直方图在 0 处的尖峰，以及深度图中每条线的斜率。表格给出具体数值。
+观察要点：灰色区域（重点函数几乎不传梯度的地方）、ReLU 直方图在 0 处的尖峰，以及深度图中每条线的斜率。表格给出具体数值。
 """,
 )
 
@@ -533,7 +541,7 @@ DEMO = Demo(
     title=Text("Activation functions", "激活函数"),
     summary=Text(
         "From the perceptron's step to SwiGLU: curves, slopes, dead units and vanishing gradients.",
-        "从感知机的阶跃函数到 SwiGLU：曲线、斜率、死亡单元与梯度消失。",
+        "从感知机的阶跃函数到 SwiGLU：曲线、斜率、死神经元与梯度消失。",
     ),
     sources=(
         Source(

@@ -2,12 +2,14 @@
 
 import numpy as np
 import pytest
+import torch
 
+from core import activations as act
 from demos import activations as demo
 
 
 def zones(focus: str) -> list[tuple[float, float]]:
-    figure = demo._curves(demo.Params(focus=focus), ["relu"], "en")
+    figure = demo.render(demo.Params(focus=focus)).figures[0]
     return [(round(s.x0, 2), round(s.x1, 2)) for s in figure.layout.shapes if s.xref == "x"]
 
 
@@ -50,3 +52,24 @@ def test_residual_blocks_draw_every_line():
     figure = demo.render(demo.presets["What GELU and SwiGLU changed"]).figures[2]
     assert not figure.layout.annotations
     assert all(np.isfinite(np.asarray(trace.y, dtype=float)).all() for trace in figure.data)
+
+
+@pytest.mark.parametrize("name", ["leaky_relu", "elu", "swiglu"])
+def test_units_the_text_calls_alive_never_die_in_the_demo_layer(name):
+    alpha = demo.Params.model_fields["leaky_alpha"].metadata[0].ge  # the smallest α accepted
+    fractions = act.dead_unit_fractions(name, demo.BIAS_SWEEP, alpha=alpha, **demo.LAYER)
+    assert torch.count_nonzero(fractions) == 0
+
+
+def test_reglu_dies_like_relu_in_the_demo_layer():
+    reglu = act.dead_unit_fractions("reglu", demo.BIAS_SWEEP, **demo.LAYER)
+    assert reglu[0] == 1.0 and reglu[-1] == 0.0
+
+
+def test_every_single_function_renders_with_every_focus():
+    for function in demo.NAMES:
+        for focus in demo.NAMES:
+            figures = demo.render(demo.Params(functions=[function], focus=focus)).figures
+            curve_names = {trace.name for trace in figures[0].data}
+            gate = act.GATE_OF.get(focus, (focus,))[0]
+            assert demo.NAMES[gate].en in curve_names, "the shaded function is drawn"
