@@ -36,6 +36,19 @@ def median_ms(fn, runs: int) -> float:
     return 1000 * statistics.median(times)
 
 
+def machine_speed_ms() -> float:
+    """A fixed pure-Python loop, timed alongside: this shared VM's speed drifts by up to 2x
+    between runs, and this number lets two result tables be compared."""
+
+    def loop() -> int:
+        total = 0
+        for i in range(1_000_000):
+            total += i
+        return total
+
+    return median_ms(loop, 5)
+
+
 def server_side(runs: int) -> list[dict]:
     import torch
 
@@ -152,9 +165,16 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=30, help="timed calls per measurement (≥ 20)")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
+    speed_before = machine_speed_ms()
     server = server_side(args.runs)
+    speed_after = machine_speed_ms()
     cold_start, page_ready, client = end_to_end(args.runs)
     section = table(server, cold_start, page_ready, client, args.runs)
+    section += (
+        f"\n\nMachine speed, a 1M-iteration Python loop (median of 5): {speed_before:.0f} ms "
+        f"before the render timings, {speed_after:.0f} ms after. Compare tables only at "
+        "similar speeds: this shared VM's speed drifts between runs."
+    )
     print(section)
     if not args.no_write:
         write(section)
