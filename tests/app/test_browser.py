@@ -39,13 +39,6 @@ def label(slug: str, control: Any) -> str:
     return f"#{slug}-{control.name} [data-testid='block-info']"
 
 
-def first_slider(demo: Any) -> Any:
-    slider = next((c for c in demo.controls if c.kind == "slider"), None)
-    if slider is None:
-        pytest.skip(f"{demo.slug} has no slider")
-    return slider
-
-
 def _number(value: float, integer: bool) -> str:
     return str(int(value)) if integer else f"{value:g}"
 
@@ -171,61 +164,22 @@ def test_every_demo_draws(
     assert_local(requests_seen)
 
 
-# --- (b) a slider re-renders --------------------------------------------------------------------
+# --- (b, c, f) one page per demo: a slider, a preset, the language switch ------------------------
+# A page load costs ~3 s on the 2-core machine and the interactions ~1 s each, so each demo gets
+# one page and three checks in sequence (each its own function, named in the failure).
 
 
-@pytest.mark.parametrize("slug", SLUGS)
-def test_slider_rerenders(
-    page: Any,
-    app_url: str,
-    wait_ready: Any,
-    wait_figure: Any,
-    requests_seen: list[str],
-    slug: str,
-) -> None:
-    """Typing in the first slider's number box re-renders; load and render stay on 127.0.0.1."""
-    demo = BY_SLUG[slug]
-    slider = first_slider(demo)
-    open_demo(page, wait_ready, app_url, slug)
-    before = wait_figure(page, figures(slug))
+def check_slider_rerenders(page: Any, demo: Any, wait_figure: Any) -> None:
+    """Typing in the first slider's number box re-renders the figures."""
+    slider = next((c for c in demo.controls if c.kind == "slider"), None)
+    if slider is None:
+        return
+    before = wait_figure(page, figures(demo.slug))
     text = another_value(slider)
-    set_slider(page, slug, slider.name, text)
-    after = wait_figure(page, figures(slug), changed_from=before)
-    assert after != before
-    wait_number(page, slug, slider.name, float(text))
-    assert_local(requests_seen)
-
-
-# --- (c, d, e) language and theme ---------------------------------------------------------------
-
-
-@pytest.mark.parametrize("slug", SLUGS)
-def test_language_switch(page: Any, app_url: str, wait_ready: Any, slug: str) -> None:
-    demo = BY_SLUG[slug]
-    control = demo.controls[0]
-    open_demo(page, wait_ready, app_url, slug)
-    title = page.locator(label(slug, control))
-    expect(title).to_have_text(control.label.en)
-    page.locator("#lang input[value='zh']").check()
-    expect(title).to_have_text(control.label.zh)
-    page.locator("#lang input[value='en']").check()
-    expect(title).to_have_text(control.label.en)
-
-
-@pytest.mark.parametrize("slug", SLUGS)
-def test_zh_and_dark_from_url(page: Any, app_url: str, wait_ready: Any, slug: str) -> None:
-    """`?lang=zh` labels every control in Chinese; `?theme=dark` darkens page and figures."""
-    demo = BY_SLUG[slug]
-    open_demo(page, wait_ready, app_url, slug, "&lang=zh&theme=dark")
-    expect(page.locator("#lang input[value='zh']")).to_be_checked()
-    for control in demo.controls:
-        expect(page.locator(label(slug, control))).to_have_text(control.label.zh)
-    expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
-    expect(page.locator("body")).to_have_class(DARK_CLASS)
-    wait_ink(page, slug, "dark")
-
-
-# --- (f) presets --------------------------------------------------------------------------------
+    set_slider(page, demo.slug, slider.name, text)
+    after = wait_figure(page, figures(demo.slug), changed_from=before)
+    assert after != before, f"{demo.slug}: moving {slider.name} changed no figure"
+    wait_number(page, demo.slug, slider.name, float(text))
 
 
 def _preset_case(demo: Any) -> tuple[str, str, Any] | None:
@@ -237,24 +191,61 @@ def _preset_case(demo: Any) -> tuple[str, str, Any] | None:
     return None
 
 
-@pytest.mark.parametrize("slug", SLUGS)
-def test_preset_sets_controls(
-    page: Any, app_url: str, wait_ready: Any, wait_figure: Any, slug: str
-) -> None:
-    demo = BY_SLUG[slug]
+def check_preset_sets_controls(page: Any, demo: Any, wait_figure: Any) -> None:
+    """Choosing a preset sets every control to the preset's value and re-renders."""
     case = _preset_case(demo)
-    if case is None:
-        pytest.skip(f"{slug}: no preset moves a slider")
+    assert case is not None, f"{demo.slug}: no preset moves a slider, so none can be checked"
     name, field, value = case
-    open_demo(page, wait_ready, app_url, slug)
-    before = wait_figure(page, figures(slug))
-    page.locator(f"#{slug}-preset input").click()
+    before = wait_figure(page, figures(demo.slug))
+    page.locator(f"#{demo.slug}-preset input").click()
     page.get_by_role("option", name=demo.preset_titles[name].en, exact=True).click()
-    wait_number(page, slug, field, value)
+    wait_number(page, demo.slug, field, value)
     preset = demo.presets[name]
     for control in demo.controls:
-        expect_control(page, slug, control, getattr(preset, control.name))
-    wait_figure(page, figures(slug), changed_from=before)
+        expect_control(page, demo.slug, control, getattr(preset, control.name))
+    wait_figure(page, figures(demo.slug), changed_from=before)
+
+
+def check_language_switch(page: Any, demo: Any) -> None:
+    """The language radio relabels every control in Chinese, and back."""
+    page.locator("#lang input[value='zh']").check()
+    for control in demo.controls:
+        expect(page.locator(label(demo.slug, control))).to_have_text(control.label.zh)
+    page.locator("#lang input[value='en']").check()
+    for control in demo.controls:
+        expect(page.locator(label(demo.slug, control))).to_have_text(control.label.en)
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_controls_drive_the_demo(
+    page: Any,
+    app_url: str,
+    wait_ready: Any,
+    wait_figure: Any,
+    requests_seen: list[str],
+    slug: str,
+) -> None:
+    demo = BY_SLUG[slug]
+    open_demo(page, wait_ready, app_url, slug)
+    check_slider_rerenders(page, demo, wait_figure)
+    check_preset_sets_controls(page, demo, wait_figure)
+    check_language_switch(page, demo)
+    assert_local(requests_seen)
+
+
+# --- (d, e) language and theme from the URL: the app's mechanism, checked on the first demo -----
+
+
+def test_zh_and_dark_from_url(page: Any, app_url: str, wait_ready: Any) -> None:
+    """`?lang=zh` labels every control in Chinese; `?theme=dark` darkens page and figures."""
+    demo = DEMOS[0]
+    open_demo(page, wait_ready, app_url, demo.slug, "&lang=zh&theme=dark")
+    expect(page.locator("#lang input[value='zh']")).to_be_checked()
+    for control in demo.controls:
+        expect(page.locator(label(demo.slug, control))).to_have_text(control.label.zh)
+    expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    expect(page.locator("body")).to_have_class(DARK_CLASS)
+    wait_ink(page, demo.slug, "dark")
 
 
 # --- (h) fonts ----------------------------------------------------------------------------------
