@@ -56,6 +56,7 @@ def create_app() -> FastAPI:
 
     blocks = build()
     blocks.queue(default_concurrency_limit=RENDER_CONCURRENCY, max_size=QUEUE_SIZE)
+    app.state.blocks = blocks  # for tests and tools that inspect the page
     return gr.mount_gradio_app(
         app,
         blocks,
