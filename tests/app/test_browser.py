@@ -207,10 +207,12 @@ def check_preset_sets_controls(page: Any, demo: Any, wait_figure: Any) -> None:
 
 
 def check_language_switch(page: Any, demo: Any) -> None:
-    """The language radio relabels every control in Chinese, and back."""
+    """The language radio relabels every control, the tab and the heading in Chinese, and back."""
     page.locator("#lang input[value='zh']").check()
     for control in demo.controls:
         expect(page.locator(label(demo.slug, control))).to_have_text(control.label.zh)
+    expect(page.locator(f"#tab-{demo.slug}-button")).to_have_text(demo.title.zh)
+    expect(page.locator(f"#{demo.slug}-header h2")).to_have_text(demo.title.zh)
     page.locator("#lang input[value='en']").check()
     for control in demo.controls:
         expect(page.locator(label(demo.slug, control))).to_have_text(control.label.en)
