@@ -169,8 +169,6 @@ def test_slider_bounds(client: Client, slug: str, field: str, bound: str) -> Non
 def test_all_at_bounds(client: Client, slug: str, which: str) -> None:
     """Every slider at one end together; for "max" also every list full (the heaviest call)."""
     demo = BY_SLUG[slug]
-    if not hasattr(demo, "bounds"):
-        pytest.skip("Demo.bounds() is not there")
     values = demo.bounds(which).model_dump()
     check_result(demo, call(client, demo, values_of(demo, values)), values)
 
