@@ -7,18 +7,13 @@ the load handler, figure data read from `gd._fullData` (never pixels), no sleeps
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from app.process import AppStartError, serving
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # `from demos import all_demos` also under plain `pytest`
-    sys.path.insert(0, str(ROOT))
 START_TIMEOUT_S = 60
 PAGE_TIMEOUT_MS = 15_000
 READY = "html[data-app-ready='1']"
