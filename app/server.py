@@ -1,24 +1,23 @@
 """The ASGI app: FastAPI routes around the mounted Gradio page.
 
-Routes: `/` the playground (`?demo=<slug>&lang=zh&theme=dark`), `/demo/<slug>` a link to one
-demo, and Gradio's own `/gradio_api/...` (the endpoint of each demo is `/<slug>`).
+Routes: `/` the playground (`?demo=<slug>&lang=zh&theme=dark`, plus the demo's parameters),
+`/demo/<slug>` one demo alone for an iframe, `/export/<slug>.html` a demo as one offline HTML
+file (app/routes.py), and Gradio's own `/gradio_api/...` (each demo's endpoint is `/<slug>`).
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from urllib.parse import urlencode
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home at start
 
 import gradio as gr
 import torch
-from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import RedirectResponse
+from fastapi import FastAPI
 
+from app.routes import add_routes
 from app.ui import QUEUE_SIZE, RENDER_CONCURRENCY, build
-from demos import all_demos
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
@@ -36,6 +35,9 @@ PAGE_JS = """
   const theme = query.get('theme') || query.get('__theme') || 'light';
   document.body.classList.toggle('dark', theme === 'dark');
   document.documentElement.lang = query.get('lang') === 'zh' ? 'zh-CN' : 'en';
+  const on = (key) => ['1', 'true', 'yes'].includes((query.get(key) || '').toLowerCase());
+  document.body.classList.toggle('present', on('present'));
+  document.body.classList.toggle('embed', on('embed') || on('present'));
 }
 """
 
@@ -45,14 +47,8 @@ def create_app() -> FastAPI:
     # two threads fighting over each op on a 2-core machine.
     torch.set_num_threads(int(os.environ.get("PLAYGROUND_TORCH_THREADS", "1")))
     app = FastAPI(title="ML explainers playground", docs_url=None, redoc_url=None)
-    slugs = {demo.slug for demo in all_demos}
 
-    @app.get("/demo/{slug}")
-    def demo_link(slug: str, request: Request) -> RedirectResponse:
-        if slug not in slugs:
-            raise HTTPException(status_code=404, detail=f"no demo {slug!r}")
-        query = {**request.query_params, "demo": slug}
-        return RedirectResponse("/?" + urlencode(query))
+    add_routes(app)
 
     blocks = build()
     blocks.queue(default_concurrency_limit=RENDER_CONCURRENCY, max_size=QUEUE_SIZE)

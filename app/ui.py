@@ -9,6 +9,7 @@ language and theme) and the public API endpoint `/<slug>`, whose inputs are exac
 from __future__ import annotations
 
 import inspect
+import json
 from typing import Any
 
 import gradio as gr
@@ -16,6 +17,7 @@ from gradio.components.plot import PlotData
 
 from demos import SECTIONS, Demo, ParamsError, all_demos
 from demos.base import LANGS, Control, Text
+from demos.links import PAGE_KEYS, from_query, notes_markdown
 from demos.theme import figure_json
 
 RENDER_CONCURRENCY = 2  # the target machine has 2 cores; more only adds contention
@@ -29,6 +31,15 @@ UI = {
     "sources": Text("Papers and sources", "论文与来源"),
     "numbers": Text("Numbers", "数值"),
     "heading": Text("ML explainers playground", "机器学习图解实验场"),
+    "overview": Text("Overview", "总览"),
+    "overview_intro": Text(
+        "Every demo runs the real algorithm. Pick one; each link below opens it, and the address "
+        "bar always holds a link to what you see.",
+        "每个演示运行的都是真实算法。点选任意一个即可打开；地址栏里始终是当前所见内容的链接。",
+    ),
+    "copy": Text("🔗 Copy link", "🔗 复制链接"),
+    "copied": Text("Copied ✓", "已复制 ✓"),
+    "download": Text("⬇ Download as HTML", "⬇ 下载为 HTML"),
     "tagline": Text(
         "Move a control and the real algorithm runs again.",
         "拖动任意控件，真实的算法会立即重新运行。",
@@ -94,6 +105,38 @@ def _about(demo: Demo, lang: str) -> str:
     )
 
 
+def overview(lang: str) -> str:
+    """The home tab: every live demo by section, with its summary and a link (from the registry)."""
+    parts = [UI["overview_intro"](lang)]
+    for key, demos in all_demos.sections():
+        parts.append(f"### {SECTIONS[key](lang)}")
+        parts.extend(
+            f"- [{demo.title(lang)}](?demo={demo.slug}) — {demo.summary(lang)}" for demo in demos
+        )
+    return "\n".join(parts)
+
+
+def _actions(slug: str, lang: str) -> str:
+    """The export link; the page's script keeps its query equal to the address bar's."""
+    return (
+        f'<a class="export-link" href="export/{slug}.html" download="{slug}.html" '
+        f'data-slug="{slug}">{UI["download"](lang)}</a>'
+    )
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _sync_js(demo: Demo) -> str:
+    """Browser side of demos/links.py: this demo's controls -> the address bar (no reload)."""
+    defaults = [getattr(demo.Params(), name) for name in demo.fields]
+    return (
+        f"(...values) => {{ window.playgroundSync && window.playgroundSync("
+        f"{_json(demo.slug)}, {_json(demo.fields)}, {_json(defaults)}, values); return []; }}"
+    )
+
+
 class DemoView:
     """The components of one demo's tab and the handlers that fill them."""
 
@@ -102,8 +145,11 @@ class DemoView:
         self.initial = demo.render(lang="en")
         with gr.Tab(demo.title.en, id=demo.slug, elem_id=f"tab-{demo.slug}") as self.tab:
             self.header = gr.Markdown(_header(demo, "en"), elem_id=f"{demo.slug}-header")
-            with gr.Row(equal_height=False):
-                with gr.Column(scale=1, min_width=300):
+            self.link_note = gr.Markdown(
+                "", visible=False, elem_id=f"{demo.slug}-linknote", elem_classes=["link-note"]
+            )
+            with gr.Row(equal_height=False, elem_classes=["demo-row"]):
+                with gr.Column(scale=1, min_width=300, elem_classes=["controls-col"]):
                     self.preset = gr.Dropdown(
                         choices=self._preset_choices("en"),
                         value=None,
@@ -112,7 +158,14 @@ class DemoView:
                         elem_id=f"{demo.slug}-preset",
                     )
                     self.controls = [_control(c, demo.slug) for c in demo.controls]
-                with gr.Column(scale=3, min_width=480):
+                    with gr.Row(elem_classes=["demo-actions"]):
+                        self.copy = gr.Button(
+                            UI["copy"].en, size="sm", elem_id=f"{demo.slug}-copy", scale=0
+                        )
+                        self.export = gr.HTML(
+                            _actions(demo.slug, "en"), elem_id=f"{demo.slug}-export"
+                        )
+                with gr.Column(scale=3, min_width=480, elem_classes=["figures-col"]):
                     self.plots = [
                         gr.Plot(
                             plot_payload(figure, "light"),
@@ -178,16 +231,119 @@ class DemoView:
                 choices=self._preset_choices(lang),
             ),
             *(_relabel(control, lang) for control in self.demo.controls),
+            gr.update(value=UI["copy"](lang)),
+            _actions(self.demo.slug, lang),
             _about(self.demo, lang),
         ]
 
     @property
     def relabel_outputs(self) -> list:
-        return [self.tab, self.header, self.preset, *self.controls, self.about]
+        return [
+            self.tab,
+            self.header,
+            self.preset,
+            *self.controls,
+            self.copy,
+            self.export,
+            self.about,
+        ]
+
+    def from_link(self, query: dict, lang: str) -> tuple[list, Any, bool]:
+        """Control updates and the note for a link's query; and whether any control moves."""
+        params, notes = from_query(self.demo, query, lang)
+        defaults = self.demo.Params()
+        moved = params != defaults
+        updates = [
+            gr.update(value=getattr(params, name)) if moved else gr.skip()
+            for name in self.demo.fields
+        ]
+        note = notes_markdown(notes, lang)
+        return updates, gr.update(value=note, visible=bool(note)), moved
 
 
-# Marks the page as ready for tests and scripts once the load handler has run.
-READY_JS = "() => { document.documentElement.dataset.appReady = '1'; }"
+# Runs once the load handler is done: installs the address-bar sync (demos/links.py's format),
+# turns it on, and marks the page as ready for tests and scripts.
+READY_JS = """
+() => {
+  const PAGE_KEYS = __PAGE_KEYS__;
+  const encode = (v) => Array.isArray(v) ? v.join(',') : (typeof v === 'boolean' ? String(v) : String(v));
+  const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+  // Commas stay readable in lists (functions=gelu,silu); everything else is percent-encoded.
+  const text_of = (query) => [...query].map(([k, v]) =>
+    encodeURIComponent(k) + '=' + encodeURIComponent(v).replace(/%2C/gi, ',')).join('&');
+  const write = (query) => {
+    const text = text_of(query);
+    history.replaceState(null, '', window.location.pathname + (text ? '?' + text : ''));
+    document.querySelectorAll('a.export-link').forEach((a) => {
+      const q = new URLSearchParams(query);
+      if (q.get('demo') !== a.dataset.slug) {
+        for (const k of [...q.keys()]) if (!PAGE_KEYS.includes(k)) q.delete(k);
+        q.set('demo', a.dataset.slug);
+      }
+      q.delete('embed'); q.delete('present');
+      a.href = 'export/' + a.dataset.slug + '.html?' + text_of(q);
+    });
+  };
+  window.playgroundSync = (slug, fields, defaults, values) => {
+    if (!window.__urlsync) return;
+    const query = new URLSearchParams(window.location.search);
+    for (const k of [...query.keys()]) if (!PAGE_KEYS.includes(k)) query.delete(k);
+    query.set('demo', slug);
+    values.forEach((v, i) => { if (!same(v, defaults[i])) query.set(fields[i], encode(v)); });
+    write(query);
+  };
+  window.playgroundSetLang = (lang) => {
+    if (!window.__urlsync) return;
+    const query = new URLSearchParams(window.location.search);
+    if (lang === 'zh') query.set('lang', 'zh'); else query.delete('lang');
+    document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
+    write(query);
+  };
+  window.playgroundOverview = () => {
+    if (!window.__urlsync) return;
+    const query = new URLSearchParams(window.location.search);
+    for (const k of [...query.keys()]) if (!PAGE_KEYS.includes(k) || k === 'demo') query.delete(k);
+    write(query);
+  };
+  write(new URLSearchParams(window.location.search));
+  window.__urlsync = true;
+  document.documentElement.dataset.appReady = '1';
+}
+""".replace("__PAGE_KEYS__", json.dumps(sorted(PAGE_KEYS - {"demo"})))
+
+# gr.Plot draws with Plotly.react, which drops animation frames: add them back (GRADIO6.md 12).
+FRAMES_JS = """
+(value) => {
+  try {
+    const spec = value && value.plot ? JSON.parse(value.plot) : null;
+    if (!spec || !spec.frames || !spec.frames.length) return [];
+    setTimeout(() => {
+      const gd = document.querySelector('#__ID__ .js-plotly-plot');
+      if (gd && window.Plotly) { window.Plotly.addFrames(gd, spec.frames); }
+    }, 200);
+  } catch (error) { console.warn(error); }
+  return [];
+}
+"""
+
+COPY_JS = """
+() => {
+  const url = window.location.href;
+  const button = document.getElementById('__ID__');
+  const done = () => {
+    if (!button) return;
+    const label = button.textContent;
+    button.textContent = document.documentElement.lang === 'zh-CN' ? __ZH__ : __EN__;
+    setTimeout(() => { button.textContent = label; }, 1500);
+  };
+  if (navigator.clipboard && window.isSecureContext) {
+    navigator.clipboard.writeText(url).then(done, () => window.prompt('Copy:', url));
+  } else {
+    window.prompt('Copy:', url);
+  }
+  return [];
+}
+"""
 
 
 def build() -> gr.Blocks:
@@ -198,7 +354,7 @@ def build() -> gr.Blocks:
     with gr.Blocks(title=UI["heading"].en, delete_cache=(600, 600)) as blocks:
         lang = gr.State("en")
         theme = gr.State("light")
-        current = gr.State(all_demos[0].slug)
+        current = gr.State("")  # "" is the overview
         shown = gr.State({demo.slug: ["en", "light"] for demo in all_demos})
         with gr.Row(elem_id="topbar"):
             heading = gr.Markdown(f"# {UI['heading'].en}\n{UI['tagline'].en}", elem_id="heading")
@@ -211,6 +367,8 @@ def build() -> gr.Blocks:
                 min_width=180,
             )
         with gr.Tabs(elem_id="sections") as sections:
+            with gr.Tab(UI["overview"].en, id="overview", elem_id="section-overview") as home_tab:
+                home = gr.Markdown(overview("en"), elem_id="overview")
             for key, demos in all_demos.sections():
                 with gr.Tab(SECTIONS[key].en, id=key, elem_id=f"section-{key}") as section_tab:
                     section_tabs[key] = section_tab
@@ -265,6 +423,31 @@ def build() -> gr.Blocks:
                 api_name=view.demo.slug,
                 **render_options,
             )
+            gr.on(
+                [control.change for control in view.controls],
+                None,
+                view.controls,
+                None,
+                js=_sync_js(view.demo),
+                api_visibility="private",
+            )
+            view.copy.click(
+                None,
+                None,
+                None,
+                js=COPY_JS.replace("__ID__", f"{view.demo.slug}-copy")
+                .replace("__ZH__", _json(UI["copied"].zh))
+                .replace("__EN__", _json(UI["copied"].en)),
+                api_visibility="private",
+            )
+            for plot in view.plots:
+                plot.change(
+                    None,
+                    plot,
+                    None,
+                    js=FRAMES_JS.replace("__ID__", plot.elem_id),
+                    api_visibility="private",
+                )
             view.preset.change(
                 view.apply_preset,
                 view.preset,
@@ -272,6 +455,7 @@ def build() -> gr.Blocks:
                 api_visibility="private",
                 preprocess=False,
             )
+            view.tab.select(None, view.controls, None, js=_sync_js(view.demo))
             view.tab.select(
                 lambda slug=view.demo.slug: slug, None, current, api_visibility="private"
             ).then(
@@ -288,6 +472,8 @@ def build() -> gr.Blocks:
                 lang_value,
                 f"# {UI['heading'](lang_value)}\n{UI['tagline'](lang_value)}",
                 gr.update(label=UI["language"](lang_value)),
+                gr.update(label=UI["overview"](lang_value)),
+                overview(lang_value),
                 *(gr.update(label=SECTIONS[key](lang_value)) for key in section_tabs),
             ]
             for view in views:
@@ -298,9 +484,24 @@ def build() -> gr.Blocks:
             lang,
             heading,
             lang_radio,
+            home_tab,
+            home,
             *section_tabs.values(),
             *(output for view in views for output in view.relabel_outputs),
         ]
+        lang_radio.change(
+            None,
+            lang_radio,
+            None,
+            js="(l) => { window.playgroundSetLang && window.playgroundSetLang(l); return []; }",
+        )
+        home_tab.select(
+            lambda: "",
+            None,
+            current,
+            api_visibility="private",
+            js="() => { window.playgroundOverview && window.playgroundOverview(); return []; }",
+        )
         lang_radio.change(
             relabel_all, lang_radio, relabel_outputs, api_visibility="private", preprocess=False
         ).then(
@@ -311,28 +512,49 @@ def build() -> gr.Blocks:
             **single_render,
         )
 
-        def on_load(request: gr.Request) -> list:
-            query = request.query_params if request is not None else {}
+        def on_load(request: gr.Request, shown_value: dict) -> list:
+            query = dict(request.query_params) if request is not None else {}
             lang_value = _lang(query.get("lang"))
             theme_value = _theme(query.get("theme") or query.get("__theme"))
-            slug = query.get("demo")
-            view = by_slug.get(slug) or views[0]
+            view = by_slug.get(query.get("demo", ""))
+            link_updates: list = []
+            for other in views:
+                if other is view:
+                    updates, note, moved = view.from_link(query, lang_value)
+                    link_updates.extend([*updates, note])
+                    if moved:  # the controls' own change event renders it
+                        shown_value = {**shown_value, view.demo.slug: [lang_value, theme_value]}
+                else:
+                    link_updates.extend(gr.skip() for _ in [*other.controls, other.link_note])
             return [
                 lang_value,
                 theme_value,
-                view.demo.slug,
+                view.demo.slug if view else "",
+                shown_value,
                 gr.update(value=lang_value),
-                gr.Tabs(selected=view.demo.section),
+                gr.Tabs(selected=view.demo.section if view else "overview"),
                 *(
-                    gr.Tabs(selected=view.demo.slug) if key == view.demo.section else gr.skip()
+                    gr.Tabs(selected=view.demo.slug)
+                    if view and key == view.demo.section
+                    else gr.skip()
                     for key in inner_tabs
                 ),
+                *link_updates,
             ]
 
         blocks.load(
             on_load,
-            None,
-            [lang, theme, current, lang_radio, sections, *inner_tabs.values()],
+            shown,
+            [
+                lang,
+                theme,
+                current,
+                shown,
+                lang_radio,
+                sections,
+                *inner_tabs.values(),
+                *(c for view in views for c in [*view.controls, view.link_note]),
+            ],
             api_visibility="private",
         ).then(
             render_current,

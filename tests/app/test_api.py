@@ -298,11 +298,11 @@ def test_demo_link_redirects(app_url: str, slug: str) -> None:
     assert response.status_code in (302, 303, 307), response.status_code
     location = urllib.parse.urlsplit(response.headers["location"])
     assert location.path == "/"
-    assert urllib.parse.parse_qs(location.query) == {"demo": [slug]}
+    assert urllib.parse.parse_qs(location.query) == {"demo": [slug], "embed": ["1"]}
     # Other query parameters are kept.
     response = httpx.get(f"{app_url}/demo/{slug}?lang=zh", follow_redirects=False)
     query = urllib.parse.parse_qs(urllib.parse.urlsplit(response.headers["location"]).query)
-    assert query == {"demo": [slug], "lang": ["zh"]}
+    assert query == {"demo": [slug], "lang": ["zh"], "embed": ["1"]}
 
 
 def test_unknown_demo_link_is_404(app_url: str) -> None:
