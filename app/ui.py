@@ -8,8 +8,10 @@ language and theme) and the public API endpoint `/<slug>`, whose inputs are exac
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
+import os
 from typing import Any
 
 import gradio as gr
@@ -158,6 +160,19 @@ class DemoView:
                         elem_id=f"{demo.slug}-preset",
                     )
                     self.controls = [_control(c, demo.slug) for c in demo.controls]
+                    self.upload = getattr(demo, "upload", None)  # demos.base.Upload | None
+                    self.data = gr.State(None)  # what the demo's `load` made of the upload
+                    if self.upload is not None:
+                        self.file = gr.File(
+                            label=self.upload.label.en,
+                            file_types=list(self.upload.suffixes),
+                            file_count="single",
+                            type="filepath",
+                            elem_id=f"{demo.slug}-upload",
+                        )
+                        self.upload_help = gr.Markdown(
+                            self.upload.help.en, elem_id=f"{demo.slug}-upload-help"
+                        )
                     with gr.Row(elem_classes=["demo-actions"]):
                         self.copy = gr.Button(
                             UI["copy"].en, size="sm", elem_id=f"{demo.slug}-copy", scale=0
@@ -185,15 +200,42 @@ class DemoView:
     def outputs(self) -> list[gr.components.Component]:
         return [*self.plots, self.notes]
 
+    @property
+    def inputs(self) -> list[gr.components.Component]:
+        """What a render of this demo reads: its controls, then the uploaded data if any."""
+        return [*self.controls, self.data] if self.upload is not None else list(self.controls)
+
+    def load_file(self, path: Any) -> Any:
+        """The upload's data for the demo; the file is read once, size-checked, then deleted."""
+        if not path:
+            return None
+        try:
+            size = os.path.getsize(path)
+            if size > self.upload.max_bytes:
+                raise ParamsError(
+                    f"file: larger than {self.upload.max_bytes // 1000} KB ({size // 1000} KB)"
+                )
+            with open(path, "rb") as handle:
+                raw = handle.read(self.upload.max_bytes + 1)
+            return self.demo.load_upload(raw)
+        except ParamsError as error:
+            raise gr.Error(str(error), print_exception=False) from None
+        except OSError:
+            raise gr.Error("file: could not be read, please upload it again") from None
+        finally:
+            with contextlib.suppress(OSError):
+                os.remove(path)
+
     def _preset_choices(self, lang: str) -> list[tuple[str, str]]:
         return [(self.demo.preset_titles[name](lang), name) for name in self.demo.presets]
 
-    def _render(self, values: tuple, lang: str, theme: str) -> list:
+    def _render(self, values: tuple, lang: str, theme: str, data: Any = None) -> list:
         try:
             params = self.demo.parse(dict(zip(self.demo.fields, values, strict=True)))
         except ParamsError as error:
             raise gr.Error(str(error), print_exception=False) from None
-        rendered = self.demo.render(params, lang=lang)
+        extra = {"data": data} if self.upload is not None else {}
+        rendered = self.demo.render(params, lang=lang, **extra)
         return [*(plot_payload(f, theme) for f in rendered.figures), rendered.notes]
 
     def api_handler(self):
@@ -213,6 +255,10 @@ class DemoView:
         return endpoint
 
     def ui_handler(self, lang: Any, theme: Any, *values: Any) -> list:
+        """UI renders: `values` are `self.inputs`' (controls, then the upload's data if any)."""
+        if self.upload is not None:
+            *values, data = values
+            return self._render(tuple(values), _lang(lang), _theme(theme), data)
         return self._render(values, _lang(lang), _theme(theme))
 
     def apply_preset(self, name: Any) -> list:
@@ -234,6 +280,11 @@ class DemoView:
             gr.update(value=UI["copy"](lang)),
             _actions(self.demo.slug, lang),
             _about(self.demo, lang),
+            *(
+                [gr.update(label=self.upload.label(lang)), self.upload.help(lang)]
+                if self.upload is not None
+                else []
+            ),
         ]
 
     @property
@@ -246,6 +297,7 @@ class DemoView:
             self.copy,
             self.export,
             self.about,
+            *([self.file, self.upload_help] if self.upload is not None else []),
         ]
 
     def from_link(self, query: dict, lang: str) -> tuple[list, Any, bool]:
@@ -395,14 +447,14 @@ def build() -> gr.Blocks:
             results: list = []
             for view in views:
                 if view.demo.slug == slug and shown.get(slug) != [lang_value, theme_value]:
-                    start = sum(len(v.controls) for v in views[: views.index(view)])
-                    own = values[start : start + len(view.controls)]
+                    start = sum(len(v.inputs) for v in views[: views.index(view)])
+                    own = values[start : start + len(view.inputs)]
                     results.extend(view.ui_handler(lang_value, theme_value, *own))
                 else:
                     results.extend(gr.skip() for _ in view.outputs)
             return [{**shown, slug: [lang_value, theme_value]}, *results]
 
-        all_controls = [control for view in views for control in view.controls]
+        all_inputs = [item for view in views for item in view.inputs]
         all_outputs = [output for view in views for output in view.outputs]
 
         single_render = {k: v for k, v in render_options.items() if k != "trigger_mode"}
@@ -411,11 +463,27 @@ def build() -> gr.Blocks:
             gr.on(
                 [control.change for control in view.controls],
                 view.ui_handler,
-                [lang, theme, *view.controls],
+                [lang, theme, *view.inputs],
                 view.outputs,
                 api_visibility="private",
                 **render_options,
             )
+            if view.upload is not None:
+                gr.on(
+                    [view.file.upload, view.file.clear],
+                    view.load_file,
+                    view.file,
+                    view.data,
+                    api_visibility="private",
+                    concurrency_id="render",
+                    concurrency_limit=RENDER_CONCURRENCY,
+                ).success(
+                    view.ui_handler,
+                    [lang, theme, *view.inputs],
+                    view.outputs,
+                    api_visibility="private",
+                    **render_options,
+                )
             view.api_trigger.click(
                 view.api_handler(),
                 view.controls,
@@ -460,7 +528,7 @@ def build() -> gr.Blocks:
                 lambda slug=view.demo.slug: slug, None, current, api_visibility="private"
             ).then(
                 render_current,
-                [current, shown, lang, theme, *all_controls],
+                [current, shown, lang, theme, *all_inputs],
                 [shown, *all_outputs],
                 api_visibility="private",
                 **single_render,
@@ -506,7 +574,7 @@ def build() -> gr.Blocks:
             relabel_all, lang_radio, relabel_outputs, api_visibility="private", preprocess=False
         ).then(
             render_current,
-            [current, shown, lang, theme, *all_controls],
+            [current, shown, lang, theme, *all_inputs],
             [shown, *all_outputs],
             api_visibility="private",
             **single_render,
@@ -558,7 +626,7 @@ def build() -> gr.Blocks:
             api_visibility="private",
         ).then(
             render_current,
-            [current, shown, lang, theme, *all_controls],
+            [current, shown, lang, theme, *all_inputs],
             [shown, *all_outputs],
             api_visibility="private",
             **single_render,
