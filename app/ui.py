@@ -55,7 +55,14 @@ def _lang(value: Any) -> str:
 
 
 def _theme(value: Any) -> str:
-    return "dark" if value == "dark" else "light"
+    """The figures' template: light or dark, "-present" for the presentation look."""
+    return value if value in ("dark", "light-present", "dark-present") else "light"
+
+
+def _page_theme(query: dict) -> str:
+    base = "dark" if (query.get("theme") or query.get("__theme")) == "dark" else "light"
+    present = str(query.get("present", "")).lower() in ("1", "true", "yes")
+    return f"{base}-present" if present else base
 
 
 def plot_payload(figure: Any, theme: str) -> PlotData:
@@ -583,7 +590,7 @@ def build() -> gr.Blocks:
         def on_load(request: gr.Request, shown_value: dict) -> list:
             query = dict(request.query_params) if request is not None else {}
             lang_value = _lang(query.get("lang"))
-            theme_value = _theme(query.get("theme") or query.get("__theme"))
+            theme_value = _page_theme(query)
             view = by_slug.get(query.get("demo", ""))
             link_updates: list = []
             for other in views:

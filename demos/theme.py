@@ -35,7 +35,9 @@ COLORWAY = [
 FONT = "system-ui, -apple-system, 'Segoe UI', 'Noto Sans CJK SC', 'WenQuanYi Micro Hei', sans-serif"
 
 
-def _template(ink: str, grid: str, muted: str, colorway: list[str]) -> go.layout.Template:
+def _template(
+    ink: str, grid: str, muted: str, colorway: list[str], scale: float = 1.0
+) -> go.layout.Template:
     axis = {
         "gridcolor": grid,
         "zerolinecolor": muted,
@@ -49,13 +51,13 @@ def _template(ink: str, grid: str, muted: str, colorway: list[str]) -> go.layout
     return go.layout.Template(
         layout={
             "colorway": colorway,
-            "font": {"family": FONT, "size": 13, "color": ink},
-            "title": {"x": 0.0, "xanchor": "left", "font": {"size": 15}},
+            "font": {"family": FONT, "size": round(13 * scale), "color": ink},
+            "title": {"x": 0.0, "xanchor": "left", "font": {"size": round(15 * scale)}},
             "paper_bgcolor": "rgba(0,0,0,0)",
             "plot_bgcolor": "rgba(0,0,0,0)",
             "xaxis": axis,
             "yaxis": axis,
-            "legend": {"bgcolor": "rgba(0,0,0,0)", "font": {"size": 12}},
+            "legend": {"bgcolor": "rgba(0,0,0,0)", "font": {"size": round(12 * scale)}},
             "hoverlabel": {"font": {"family": FONT}},
             "margin": {"l": 60, "r": 20, "t": 60, "b": 50},
             "barmode": "overlay",
@@ -63,9 +65,11 @@ def _template(ink: str, grid: str, muted: str, colorway: list[str]) -> go.layout
     )
 
 
+_INKS = {"light": ("#1F2937", "#E5E7EB", "#9CA3AF"), "dark": ("#E5E7EB", "#374151", "#6B7280")}
+# "light"/"dark" for the page; "-present" adds the larger type of the presentation look.
 TEMPLATES = {
-    "light": _template("#1F2937", "#E5E7EB", "#9CA3AF", COLORWAY),
-    "dark": _template("#E5E7EB", "#374151", "#6B7280", COLORWAY),
+    **{name: _template(*inks, COLORWAY) for name, inks in _INKS.items()},
+    **{f"{name}-present": _template(*inks, COLORWAY, 1.4) for name, inks in _INKS.items()},
 }
 pio.templates["playground_light"] = TEMPLATES["light"]
 pio.templates["playground_dark"] = TEMPLATES["dark"]
@@ -74,7 +78,9 @@ _TEMPLATE_JSON = {name: template.to_plotly_json() for name, template in TEMPLATE
 
 
 def figure_json(figure: go.Figure, theme: str = "light") -> str:
-    """The figure as Plotly JSON with the template of `theme` (arrays stay base64-encoded)."""
+    """The figure as Plotly JSON with the template of `theme` (arrays stay base64-encoded).
+
+    `theme` is one of TEMPLATES' names; anything else is "light"."""
     data = figure.to_plotly_json()
-    data["layout"]["template"] = _TEMPLATE_JSON["dark" if theme == "dark" else "light"]
+    data["layout"]["template"] = _TEMPLATE_JSON.get(theme, _TEMPLATE_JSON["light"])
     return json.dumps(data, cls=PlotlyJSONEncoder, separators=(",", ":"))
