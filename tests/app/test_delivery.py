@@ -395,9 +395,11 @@ def test_the_home_page_lists_exactly_the_registry(page: Any, app_url: str, wait_
         links = overview.locator("a").evaluate_all(
             "(links) => links.map((a) => [a.getAttribute('href'), a.textContent])"
         )
-        assert {href for href, _ in links} == {f"?demo={slug}" for slug in slugs}
-        assert len(links) == len(slugs)
-        titles = {href.removeprefix("?demo="): text for href, text in links}
+        queries = [query_of(href) for href, _ in links]
+        assert all(href.startswith("?") for href, _ in links), links  # the page itself
+        assert all(set(q) - {"demo"} <= {"lang", "theme"} for q in queries), links
+        assert sorted(q["demo"] for q in queries) == sorted(slugs)
+        titles = {q["demo"]: text for q, (_, text) in zip(queries, links, strict=True)}
         assert titles == {demo.slug: demo.title(lang) for demo in DEMOS}
 
 
