@@ -24,6 +24,15 @@ EXPORT_SLOTS = threading.BoundedSemaphore(2)
 EXPORT_WAIT_S = 10.0
 
 
+def _origin(request: Request) -> str:
+    """scheme://host the browser used, also behind a proxy (Hugging Face Spaces: https)."""
+    scheme = request.headers.get("x-forwarded-proto", request.url.scheme).split(",")[0].strip()
+    host = request.headers.get("x-forwarded-host") or request.headers.get("host") or ""
+    if scheme not in ("http", "https") or not host or any(c in host for c in "/\\ @"):
+        return str(request.base_url).rstrip("/")
+    return f"{scheme}://{host}"
+
+
 def add_routes(app: FastAPI) -> None:
     by_slug = {demo.slug: demo for demo in all_demos}
 
@@ -48,7 +57,7 @@ def add_routes(app: FastAPI) -> None:
         theme = "dark" if query.get("theme") == "dark" else "light"
         params, _ = from_query(demo, query, lang)
         link_query = {key: value for key, value in query.items() if key not in {"embed", "present"}}
-        link = f"{str(request.base_url).rstrip('/')}/?{urlencode({**link_query, 'demo': slug})}"
+        link = f"{_origin(request)}/?{urlencode({**link_query, 'demo': slug})}"
         if not EXPORT_SLOTS.acquire(timeout=EXPORT_WAIT_S):
             raise HTTPException(status_code=503, detail="busy: please retry in a moment")
         try:

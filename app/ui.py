@@ -119,8 +119,10 @@ def overview(lang: str) -> str:
     parts = [UI["overview_intro"](lang)]
     for key, demos in all_demos.sections():
         parts.append(f"### {SECTIONS[key](lang)}")
+        suffix = "&lang=zh" if lang == "zh" else ""
         parts.extend(
-            f"- [{demo.title(lang)}](?demo={demo.slug}) — {demo.summary(lang)}" for demo in demos
+            f"- [{demo.title(lang)}](?demo={demo.slug}{suffix}) — {demo.summary(lang)}"
+            for demo in demos
         )
     return "\n".join(parts)
 
@@ -467,8 +469,11 @@ def build() -> gr.Blocks:
         single_render = {k: v for k, v in render_options.items() if k != "trigger_mode"}
 
         for view in views:
+            # Renders follow the learner's input; a preset or a link sets several controls at
+            # once and renders once, after all of them are set (a render per control could
+            # finish out of order and leave stale figures under the new controls).
             gr.on(
-                [control.change for control in view.controls],
+                [control.input for control in view.controls],
                 view.ui_handler,
                 [lang, theme, *view.inputs],
                 view.outputs,
@@ -529,6 +534,12 @@ def build() -> gr.Blocks:
                 view.controls,
                 api_visibility="private",
                 preprocess=False,
+            ).then(
+                view.ui_handler,
+                [lang, theme, *view.inputs],
+                view.outputs,
+                api_visibility="private",
+                **render_options,
             )
             view.tab.select(None, view.controls, None, js=_sync_js(view.demo))
             view.tab.select(
@@ -597,8 +608,8 @@ def build() -> gr.Blocks:
                 if other is view:
                     updates, note, moved = view.from_link(query, lang_value)
                     link_updates.extend([*updates, note])
-                    if moved:  # the controls' own change event renders it
-                        shown_value = {**shown_value, view.demo.slug: [lang_value, theme_value]}
+                    if moved:  # drawn by render_current below, once every control is set
+                        shown_value = {**shown_value, view.demo.slug: []}
                 else:
                     link_updates.extend(gr.skip() for _ in [*other.controls, other.link_note])
             return [

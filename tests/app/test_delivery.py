@@ -199,18 +199,9 @@ class StaleRenderError(AssertionError):
     """The page asked for a render of values that are not the link's."""
 
 
-STALE_RENDER = pytest.mark.xfail(
-    strict=True,
-    raises=StaleRenderError,  # any other failure of the test is a plain failure
-    reason="app/ui.py: on load, each control set from the link fires its own .change render "
-    "with the controls after it not yet set; that stale render can land last",
-)
-
-
 @pytest.mark.parametrize(
     "demo",
-    # The stale render needs two controls set by the link, so a demo with one cannot show it.
-    [pytest.param(d, marks=[STALE_RENDER] if len(link_case(d)) > 1 else []) for d in ENDS],
+    ENDS,
     ids=lambda demo: demo.slug,
 )
 def test_a_link_restores_the_controls_and_draws_its_figures(
