@@ -8,9 +8,11 @@ Milakov & Gimelshein 2018). The layout follows Triton's tutorial 06-fused-attent
 Where it runs, decided once when this module is imported:
 - a CUDA GPU: compiled natively, on CUDA tensors;
 - no CUDA: Triton's interpreter on CPU tensors (slow: every tile step is Python and NumPy). This
-  module sets TRITON_INTERPRET=1 itself when CUDA is missing and the variable is unset, because
-  Triton reads it when `@triton.jit` decorates, i.e. at import; set TRITON_INTERPRET=0 beforehand
-  to opt out (the kernel then compiles, e.g. for a CPU-side PTX check, but cannot launch);
+  module sets TRITON_INTERPRET=1 itself when CUDA is missing and the variable is unset, before it
+  imports triton, because Triton reads the flag when `triton.language` is imported and when
+  `@triton.jit` decorates. If triton was imported earlier without the flag, it is too late and
+  `triton_backend()` says so. Set TRITON_INTERPRET=0 beforehand to opt out (the kernel then
+  compiles, e.g. for a CPU-side PTX check, but cannot launch);
 - Triton not installed: importing still works; `triton_backend()` says why nothing runs.
 
 Numerics: scores go through exp2 with log2(e)/√d folded into one scale; m and l are fp32; fp16/bf16
@@ -27,12 +29,12 @@ import sys
 import torch
 from torch import Tensor
 
-if (
-    not torch.cuda.is_available()
-    and "TRITON_INTERPRET" not in os.environ
-    and "triton" not in sys.modules  # too late: triton.language is decorated at its import
-):
-    os.environ["TRITON_INTERPRET"] = "1"  # before importing triton; see the module docstring
+_TRITON_IMPORTED_FIRST = False
+if not torch.cuda.is_available() and "TRITON_INTERPRET" not in os.environ:
+    # triton.language reads the flag when it is imported: if triton already is, it is too late
+    _TRITON_IMPORTED_FIRST = "triton" in sys.modules
+    if not _TRITON_IMPORTED_FIRST:
+        os.environ["TRITON_INTERPRET"] = "1"  # see the module docstring
 try:
     import triton
     import triton.language as tl
@@ -199,7 +201,11 @@ def triton_backend() -> tuple[str | None, str]:
     try:
         target = triton.runtime.driver.active.get_current_target()
     except RuntimeError as error:  # "0 active drivers" on a machine without a GPU
-        return None, f"no GPU backend ({error}); TRITON_INTERPRET=0 was set, so no interpreter"
+        if _TRITON_IMPORTED_FIRST:
+            why = "triton was imported before this module; set TRITON_INTERPRET=1 before that"
+        else:
+            why = f"TRITON_INTERPRET={os.environ.get('TRITON_INTERPRET')!r}"
+        return None, f"no GPU backend ({error}) and no interpreter: {why}"
     arch = f"sm_{target.arch}" if isinstance(target.arch, int) else str(target.arch)
     return "gpu", f"Triton on {target.backend} {arch} ({torch.cuda.get_device_name()})"
 
