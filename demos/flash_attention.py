@@ -113,8 +113,8 @@ class Params(BaseModel):
         100,
         en="SRAM size M for the IO model (KB)",
         zh="IO 模型中的 SRAM 大小 M（KB）",
-        help_en="The paper takes M ≈ 100 KB (an A100 has 192 KB of SRAM per SM).",
-        help_zh="论文取 M ≈ 100 KB（A100 每个 SM 有 192 KB 的 SRAM）。",
+        help_en="1 KB = 1024 bytes. The paper takes M ≈ 100 KB (an A100 has 192 KB of SRAM per SM).",
+        help_zh="1 KB = 1024 字节。论文取 M ≈ 100 KB（A100 每个 SM 有 192 KB 的 SRAM）。",
         ge=16,
         le=256,
     )
@@ -361,15 +361,17 @@ def _edges(ranges: list[range]) -> list[float]:
     return [r.start - 0.5 for r in ranges] + [ranges[-1].stop - 0.5]
 
 
-def _shown(values: np.ndarray, floor: float | None = None) -> dict:
-    """float32 for the browser (NaN: nothing drawn), errors raised to the log axis' floor.
+def _packed(values: np.ndarray, dtype: str = "f4", floor: float | None = None) -> dict:
+    """An array for the browser as Plotly's typed-array spec (NaN: nothing drawn).
 
-    Packed here as Plotly's typed-array spec, which is what figure_json would make of the
-    array, at a hundredth of the cost: the walk has one array per block and frame.
+    This is what figure_json makes of a numpy array, at a hundredth of the cost: the walk
+    has an array per query block and per animation frame. `floor` raises errors to the log
+    axis' floor; uint8 arrays stay "u1".
     """
-    values = np.ascontiguousarray(values if floor is None else np.maximum(values, floor))
-    dtype = "u1" if values.dtype == np.uint8 else "f4"
-    raw = values.astype("<" + dtype if dtype == "f4" else np.uint8).tobytes()
+    values = np.asarray(values if floor is None else np.maximum(values, floor))
+    if values.dtype == np.uint8:
+        dtype = "u1"
+    raw = np.ascontiguousarray(values, dtype=np.dtype(dtype).newbyteorder("<")).tobytes()
     packed = {"dtype": dtype, "bdata": base64.b64encode(raw).decode()}
     if values.ndim == 2:
         packed["shape"] = f"{values.shape[0]},{values.shape[1]}"
@@ -463,8 +465,8 @@ def _row_traces(walk: Walk, state: State, lang: str) -> list[dict]:
                 {
                     "type": "scatter",
                     "mode": "markers",
-                    "x": _shown(values, ERROR_FLOOR if key == "err" else None),
-                    "y": _shown(y),
+                    "x": _packed(values, floor=ERROR_FLOOR if key == "err" else None),
+                    "y": _packed(y),
                     "xaxis": axis,
                     "yaxis": "y",
                     "marker": {"color": COLORS[key], "size": 6},
@@ -477,39 +479,38 @@ def _row_traces(walk: Walk, state: State, lang: str) -> list[dict]:
     return data
 
 
-def _grid_lines(walk: Walk) -> tuple[list, list]:
+def _grid_lines(walk: Walk) -> tuple[np.ndarray, np.ndarray]:
     """Tile boundaries as one NaN-separated polyline."""
     rows, cols = _edges(walk.row_blocks), _edges(walk.col_blocks)
     xs, ys = [], []
     for y in rows:
-        xs += [cols[0], cols[-1], None]
-        ys += [y, y, None]
+        xs += [cols[0], cols[-1], np.nan]
+        ys += [y, y, np.nan]
     for x in cols:
-        xs += [x, x, None]
-        ys += [rows[0], rows[-1], None]
-    return xs, ys
+        xs += [x, x, np.nan]
+        ys += [rows[0], rows[-1], np.nan]
+    return np.array(xs), np.array(ys)
 
 
-def _skip_marks(walk: Walk) -> tuple[list, list]:
+def _skip_marks(walk: Walk) -> tuple[np.ndarray, np.ndarray]:
     """A diagonal stroke through every skipped tile."""
     xs, ys = [], []
     for i, j in zip(*np.nonzero(walk.status == 2), strict=True):
         rows, cols = walk.row_blocks[i], walk.col_blocks[j]
-        xs += [cols.start - 0.5, cols.stop - 0.5, None]
-        ys += [rows.stop - 0.5, rows.start - 0.5, None]
-    return xs, ys
+        xs += [cols.start - 0.5, cols.stop - 0.5, np.nan]
+        ys += [rows.stop - 0.5, rows.start - 0.5, np.nan]
+    return np.array(xs or [np.nan]), np.array(ys or [np.nan])
 
 
 def _strip(z: np.ndarray, xaxis: str, yaxis: str, x, y, hover: str) -> dict:
     return {
         "type": "heatmap",
-        "z": _shown(z),
-        "x": _shown(x),
-        "y": _shown(y),
+        "z": _packed(z),
+        "x": _packed(x),
+        "y": _packed(y),
         "xaxis": xaxis,
         "yaxis": yaxis,
         "colorscale": "RdBu",
-        "reversescale": True,
         "zmid": 0,
         "showscale": False,
         "hovertemplate": hover + "<extra></extra>",
@@ -527,11 +528,10 @@ def _walk_figure(p: Params, walk: Walk, lang: str) -> go.Figure:
     data = [
         {
             "type": "heatmap",
-            "z": _shown(walk.s),
-            "x": _shown(cols_idx),
-            "y": _shown(rows_idx),
+            "z": _packed(walk.s),
+            "x": _packed(cols_idx),
+            "y": _packed(rows_idx),
             "colorscale": "RdBu",
-            "reversescale": True,
             "zmid": 0,
             "zmin": -span,
             "zmax": span,
@@ -559,8 +559,8 @@ def _walk_figure(p: Params, walk: Walk, lang: str) -> go.Figure:
         {
             "type": "scatter",
             "mode": "lines",
-            "x": grid_x,
-            "y": grid_y,
+            "x": _packed(grid_x),
+            "y": _packed(grid_y),
             "line": {"color": "rgba(128,128,128,0.9)", "width": 1},
             "hoverinfo": "skip",
             "showlegend": False,
@@ -568,18 +568,18 @@ def _walk_figure(p: Params, walk: Walk, lang: str) -> go.Figure:
         {
             "type": "scatter",
             "mode": "lines",
-            "x": skip_x or [None],
-            "y": skip_y or [None],
+            "x": _packed(skip_x),
+            "y": _packed(skip_y),
             "line": {"color": "rgba(128,128,128,0.9)", "width": 1.5, "dash": "dot"},
             "hoverinfo": "skip",
             "name": Text("skipped tile (causal)", "跳过的分块（因果）")(lang),
-            "showlegend": bool(skip_x),
+            "showlegend": bool((walk.status == 2).any()),
         },
         {
             "type": "heatmap",
-            "z": _shown(shown.cover),
-            "x": _edges(walk.col_blocks),
-            "y": _edges(walk.row_blocks),
+            "z": _packed(shown.cover),
+            "x": _packed(np.array(_edges(walk.col_blocks))),
+            "y": _packed(np.array(_edges(walk.row_blocks))),
             "colorscale": [[0, "rgba(128,128,128,0)"], [1, "rgba(128,128,128,0.62)"]],
             "zmin": 0,
             "zmax": 1,
@@ -589,8 +589,8 @@ def _walk_figure(p: Params, walk: Walk, lang: str) -> go.Figure:
         {
             "type": "scatter",
             "mode": "markers",
-            "x": _shown(walk.final_m),
-            "y": _shown(rows_idx),
+            "x": _packed(walk.final_m),
+            "y": _packed(rows_idx),
             "xaxis": "x4",
             "marker": {"symbol": "line-ns-open", "size": 9, "color": "rgba(128,128,128,0.8)"},
             "name": Text(
@@ -605,8 +605,8 @@ def _walk_figure(p: Params, walk: Walk, lang: str) -> go.Figure:
         {
             "type": "scatter",
             "mode": "markers",
-            "x": _shown(walk.final_l),
-            "y": _shown(rows_idx),
+            "x": _packed(walk.final_l),
+            "y": _packed(rows_idx),
             "xaxis": "x5",
             "marker": {"symbol": "line-ns-open", "size": 9, "color": "rgba(128,128,128,0.8)"},
             "legendgroup": "final",
@@ -641,10 +641,10 @@ def _frames(walk: Walk, states: list[State], lang: str) -> list[dict]:
             rows = walk.row_blocks[b]
             for key in ("m", "l", "err"):
                 values = getattr(state, key)[rows.start : rows.stop]
-                data.append({"x": _shown(values, ERROR_FLOOR if key == "err" else None)})
+                data.append({"x": _packed(values, floor=ERROR_FLOOR if key == "err" else None)})
         frames.append(
             {
-                "data": [{"z": _shown(state.cover)}, *data],
+                "data": [{"z": _packed(state.cover)}, *data],
                 "traces": [COVER, *indices],
                 "layout": {
                     "shapes": _highlights(walk, state.t),
@@ -684,6 +684,7 @@ def _walk_layout(p: Params, walk: Walk, lang: str, t: int, frames: list[dict]) -
     if p.loop_order == "fa1":
         order = Text("Algorithm 1 order", "算法 1 顺序")
     label = {"xref": "paper", "yref": "paper", "showarrow": False, "font": {"size": 13}}
+    err_range = _range(walk.err_grid, log=True)
     stat = {"anchor": "y", "nticks": 4, "title": {"font": {"size": 12}}}
     return {
         "title": {
@@ -735,10 +736,11 @@ def _walk_layout(p: Params, walk: Walk, lang: str, t: int, frames: list[dict]) -
             **stat,
             "domain": [0.9, 1.0],
             "type": "log",
-            "nticks": 3,
             "tickangle": 0,
             "tickfont": {"size": 10},
-            "range": _range(walk.err_grid, log=True),
+            "range": err_range,
+            "dtick": max(1, math.ceil((err_range[1] - err_range[0]) / 2.5)),  # 2–3 decades shown
+            "tick0": 0,
             "exponentformat": "power",
             "title": {
                 **stat["title"],
@@ -800,7 +802,7 @@ def _trace_figure(p: Params, walk: Walk, run: KernelRun | None, lang: str) -> go
         ("m", m_grid, "x", [0, 0.27], "Viridis", 0.285, "m = %{z:.4f}"),
         ("l", l_grid, "x2", [0.37, 0.64], "Viridis", 0.655, "l = %{z:.4f}"),
         (
-            "log10 err",
+            "log₁₀ err",
             np.log10(np.maximum(walk.err_grid, ERROR_FLOOR)),
             "x3",
             [0.74, 1.0],
@@ -868,9 +870,12 @@ def _io_figure(p: Params, lang: str) -> go.Figure:
     size = torch.finfo(DTYPES[p.dtype]).bits // 8
     sram = p.sram_kb * 1024
     ns = IO_N.tolist()
-    traffic = {m: [io.hbm_bytes(n, p.d, sram, m, size) for n in ns] for m in ("standard", "flash")}
-    peak = {m: [io.peak_bytes(n, p.d, m, size) for n in ns] for m in ("standard", "flash")}
-    leading = [io.flash_leading_bytes(n, p.d, sram, size) for n in ns]
+    methods = ("standard", "flash")
+    traffic = {
+        m: np.array([io.hbm_bytes(n, p.d, sram, m, size) for n in ns], float) for m in methods
+    }
+    peak = {m: np.array([io.peak_bytes(n, p.d, m, size) for n in ns], float) for m in methods}
+    leading = np.array([io.flash_leading_bytes(n, p.d, sram, size) for n in ns])
     names = {
         "standard": Text("standard attention (Algorithm 0)", "标准注意力（算法 0）"),
         "flash": Text("FlashAttention (Algorithm 1)", "FlashAttention（算法 1）"),
@@ -883,8 +888,8 @@ def _io_figure(p: Params, lang: str) -> go.Figure:
             {
                 "type": "scatter",
                 "mode": "lines",
-                "x": ns,
-                "y": traffic[method],
+                "x": _packed(IO_N, "f8"),
+                "y": _packed(traffic[method], "f8"),
                 "name": names[method](lang),
                 "legendgroup": method,
                 "line": line,
@@ -895,8 +900,8 @@ def _io_figure(p: Params, lang: str) -> go.Figure:
             {
                 "type": "scatter",
                 "mode": "lines",
-                "x": ns,
-                "y": peak[method],
+                "x": _packed(IO_N, "f8"),
+                "y": _packed(peak[method], "f8"),
                 "name": names[method](lang),
                 "legendgroup": method,
                 "showlegend": False,
@@ -910,8 +915,8 @@ def _io_figure(p: Params, lang: str) -> go.Figure:
         {
             "type": "scatter",
             "mode": "lines",
-            "x": ns,
-            "y": leading,
+            "x": _packed(IO_N, "f8"),
+            "y": _packed(leading, "f8"),
             "name": Text(
                 "paper's Θ(N²d²/M): (12d² + 16d)N²/M", "论文的 Θ(N²d²/M)：(12d² + 16d)N²/M"
             )(lang),
@@ -1001,7 +1006,7 @@ def _notes(p: Params, walk: Walk, run: KernelRun | None, lang: str) -> str:
                     f"**Path:** Triton kernel, {run.reason}. Its own m/l trace against the PyTorch "
                     f"loop's: max |Δm| = {run.m_diff:.1e}, max |Δl| = {run.l_diff:.1e}; its output "
                     f"against SDPA in fp64: {run.out_error:.1e}.",
-                    f"**运行路径：**Triton 内核，{run.reason}。它自己的 m/l 记录与 PyTorch 循环的对比："
+                    f"**运行路径**：Triton 内核，{run.reason}。它自己的 m/l 记录与 PyTorch 循环的对比："
                     f"max |Δm| = {run.m_diff:.1e}，max |Δl| = {run.l_diff:.1e}；其输出与 fp64 SDPA 之差："
                     f"{run.out_error:.1e}。",
                 )(lang)
@@ -1010,14 +1015,14 @@ def _notes(p: Params, walk: Walk, run: KernelRun | None, lang: str) -> str:
             lines.append(
                 Text(
                     f"**Path:** PyTorch tiled loop; the Triton kernel did not run: {run.reason}.",
-                    f"**运行路径：**PyTorch 分块循环；Triton 内核未运行：{run.reason}。",
+                    f"**运行路径**：PyTorch 分块循环；Triton 内核未运行：{run.reason}。",
                 )(lang)
             )
     else:
         lines.append(
             Text(
                 "**Path:** PyTorch tiled loop (core.attention.flash).",
-                "**运行路径：**PyTorch 分块循环（core.attention.flash）。",
+                "**运行路径**：PyTorch 分块循环（core.attention.flash）。",
             )(lang)
         )
     lines.append(
@@ -1025,7 +1030,7 @@ def _notes(p: Params, walk: Walk, run: KernelRun | None, lang: str) -> str:
             f"**Max error against `scaled_dot_product_attention`:** output vs SDPA in {p.dtype}: "
             f"{e['out_same']:.1e}; vs SDPA in fp64: {e['out_exact']:.1e} (SDPA's own {p.dtype} "
             f"error: {e['sdpa_exact']:.1e}); log-sum-exp vs torch.logsumexp: {e['lse']:.1e}.",
-            f"**与 `scaled_dot_product_attention` 的最大误差：**输出对 {p.dtype} 的 SDPA：{e['out_same']:.1e}；"
+            f"**与 `scaled_dot_product_attention` 的最大误差**：输出对 {p.dtype} 的 SDPA：{e['out_same']:.1e}；"
             f"对 fp64 的 SDPA：{e['out_exact']:.1e}（SDPA 自身在 {p.dtype} 下的误差：{e['sdpa_exact']:.1e}）；"
             f"log-sum-exp 对 torch.logsumexp：{e['lse']:.1e}。",
         )(lang)
@@ -1037,17 +1042,31 @@ def _notes(p: Params, walk: Walk, run: KernelRun | None, lang: str) -> str:
         Text(
             f"**Tiles:** {t_r} × {t_c} = {total}: {counts['computed']} computed, {counts['masked']} "
             f"masked, {counts['skipped']} skipped{skip_note.en}.",
-            f"**分块：**{t_r} × {t_c} = {total} 个：完整计算 {counts['computed']} 个，带掩码 "
+            f"**分块**：{t_r} × {t_c} = {total} 个：完整计算 {counts['computed']} 个，带掩码 "
             f"{counts['masked']} 个，跳过 {counts['skipped']} 个{skip_note.zh}。",
         )(lang)
+    )
+    verdict = (
+        Text(
+            f"The tiles save {walk.naive_bytes / flash_bytes:.1f}× here; the IO chart shows the "
+            "saving at larger N.",
+            f"这里分块省下 {walk.naive_bytes / flash_bytes:.1f} 倍；IO 图展示更大 N 时的节省。",
+        )
+        if flash_bytes < walk.naive_bytes
+        else Text(
+            "At this tiny N the tiles move more: S and P are small, while Q, K, V (and, in "
+            "Algorithm 1, O, ℓ, m) are read again for every block. The IO chart shows where "
+            "tiling starts to win.",
+            "N 这么小时分块反而搬得更多：S 与 P 很小，而 Q、K、V（算法 1 中还有 O、ℓ、m）"
+            "每个分块都要重读。IO 图展示分块从哪里开始占优。",
+        )
     )
     lines.append(
         Text(
             f"**HBM traffic of this walk** (counted by the loops): tiled {_bytes(flash_bytes)}, "
-            f"standard attention (S and P through HBM) {_bytes(walk.naive_bytes)}. At this tiny N "
-            "the tiles are small, so the saving is small; the IO chart shows it grow with N.",
+            f"standard attention (S and P through HBM) {_bytes(walk.naive_bytes)}. {verdict.en}",
             f"**本次遍历的 HBM 流量**（由循环计数）：分块实现 {_bytes(flash_bytes)}，标准注意力"
-            f"（S 与 P 经过 HBM）{_bytes(walk.naive_bytes)}。N 这么小时分块也小，节省有限；IO 图显示它随 N 增长。",
+            f"（S 与 P 经过 HBM）{_bytes(walk.naive_bytes)}。{verdict.zh}",
         )(lang)
     )
     size = torch.finfo(DTYPES[p.dtype]).bits // 8
