@@ -116,7 +116,8 @@ def cpu_table(rows, heads, head_dim, causal, block, runs, speed_ms) -> str:
         f"with {block} × {block} tiles. Time: median of {runs} calls after a warm-up. "
         "Peak memory: measured with torch.profiler (bytes allocated during the call and not yet "
         "freed, inputs excluded, output and LSE included). Error: max |out − SDPA in float64|. "
-        f"Machine speed (1M-iteration Python loop): {speed_ms:.0f} ms.",
+        f"Machine speed (1M-iteration Python loop): {speed_ms:.0f} ms; this shared VM's speed "
+        "drifts, so compare times within a table, or across tables at similar speeds.",
         "",
         "| N | naive time | tiled time | SDPA time | naive peak | tiled peak | SDPA peak "
         "| naive error | tiled error | SDPA error |",
@@ -129,9 +130,11 @@ def cpu_table(rows, heads, head_dim, causal, block, runs, speed_ms) -> str:
         lines.append(f"| {row['n']} | " + " | ".join(cells) + " |")
     lines += [
         "",
-        "The tiled version is a teaching implementation: one Python loop step per tile, so its "
-        "time is interpreter overhead; its memory stays O(N·d + tile) while the naive one holds "
-        "the two N×N matrices S and P.",
+        "Naive materialises S, P and one more N×N temporary (3·B·H·N²·4 bytes); the tiled "
+        "version keeps one "
+        "block_m × block_n tile of scores per head plus O(N·d) state, and SDPA's CPU kernel is "
+        "tiled too. The tiled version takes one Python loop step per tile (all heads at once), "
+        "so at small N its time is mostly interpreter overhead.",
     ]
     return "\n".join(lines)
 
