@@ -21,7 +21,15 @@ from core.vision.spp import spatial_pyramid_pool
 from core.vision.upsampling import interpolate
 from demos.base import PARAMS_CONFIG, Demo, Rendered, Source, Text, param
 from demos.theme import COLORWAY
-from demos.upsampling import cell_text, colorbar_under, figure, heatmap, label_axes, panel_axes
+from demos.upsampling import (
+    cell_text,
+    colorbar_under,
+    figure,
+    heatmap,
+    label_axes,
+    panel_axes,
+    pixel_ticks,
+)
 
 Level = Literal["1", "2", "3", "4", "6"]
 LEVELS: dict[str, Text] = {v: Text(f"{v}×{v}", f"{v}×{v}") for v in ("1", "2", "3", "4", "6")}
@@ -116,12 +124,18 @@ def _bins_figure(p: Params, levels: list[dict], maps: torch.Tensor, lang: str) -
         data.append(
             {
                 "type": "scatter",
-                "mode": "text" if n > 4 else "text+markers",
+                # labels only where bins are at least 2 pixels apart (else hover only)
+                "mode": "text+markers" if min(p.height, p.width) >= 2 * n else "markers",
                 "x": centre_c.flatten().numpy(),
                 "y": centre_r.flatten().numpy(),
                 "text": [f"{v:.2f}" for v in pooled.flatten().tolist()],
                 "textfont": {"size": 11 if n <= 4 else 9, "color": "#FFFFFF"},
-                "marker": {"size": 30, "color": "rgba(0,0,0,0.45)"},
+                "marker": {
+                    "size": 30 if n <= 4 else 22,
+                    "color": "rgba(0,0,0,0.45)"
+                    if min(p.height, p.width) >= 2 * n
+                    else "rgba(0,0,0,0)",
+                },
                 "xaxis": f"x{suffix}",
                 "yaxis": f"y{suffix}",
                 "showlegend": False,
@@ -156,6 +170,8 @@ def _bins_figure(p: Params, levels: list[dict], maps: torch.Tensor, lang: str) -
         )
     layout = panel_axes(len(levels), gap=0.05, titles=titles)
     label_axes(layout, len(levels), Text("column", "列")(lang), Text("row", "行")(lang))
+    for i in range(len(levels)):
+        pixel_ticks(layout, i, p.height, p.width)
     pool = POOLS[p.mode](lang)
     title = Text(
         f"Channel 0 of the {p.height}×{p.width} map, the bins of each level ({pool} pooling)",

@@ -191,6 +191,14 @@ def label_axes(layout: dict, count: int, x: str, y: str) -> None:
     layout["yaxis"]["title"] = {"text": y}
 
 
+def pixel_ticks(layout: dict, panel: int, rows: int, cols: int) -> None:
+    """Ticks on whole pixels of panel `panel` (0-based): every 1, 2, 5, 10... pixels."""
+    suffix = "" if panel == 0 else str(panel + 1)
+    for axis, size in (("xaxis", cols), ("yaxis", rows)):
+        step = next(step for step in (1, 2, 5, 10, 20, 50, 100) if size / step <= 8)
+        layout[f"{axis}{suffix}"].update({"tick0": 0, "dtick": step})
+
+
 def heatmap(z: np.ndarray, panel: int, **extra) -> dict:
     """A heatmap trace on panel `panel` (0-based), cells at integer (col, row) centres."""
     suffix = "" if panel == 0 else str(panel + 1)
@@ -314,35 +322,39 @@ def feature_map(size: int) -> torch.Tensor:
     return (torch.rand(1, 1, size, size, generator=generator) * 100).round() / 100
 
 
-def _sources(pixel: dict, r: int, c: int) -> list[tuple[int, int, float]]:
-    """Distinct source pixels of output pixel (r, c) with their summed weights (a clamped border
-    tap repeats a pixel)."""
+def _sources(rows: list, cols: list, weights: list) -> list[tuple[int, int, float]]:
+    """Distinct source pixels of one output pixel with their summed weights (a clamped border
+    tap repeats a pixel), from its taps' rows, columns and weights."""
     merged: dict[tuple[int, int], float] = {}
-    for row, col, weight in zip(
-        pixel["row"][r, c].tolist(),
-        pixel["col"][r, c].tolist(),
-        pixel["weight"][r, c].tolist(),
-        strict=True,
-    ):
+    for row, col, weight in zip(rows, cols, weights, strict=True):
         merged[(row, col)] = merged.get((row, col), 0.0) + weight
     return [(row, col, w) for (row, col), w in merged.items() if w != 0.0]
 
 
-def _hover_sources(pixel: dict, rows: dict, cols: dict, out: torch.Tensor, lang: str) -> np.ndarray:
-    size_r, size_c = out.shape
-    source = Text("samples", "采样点")(lang)
-    text = np.empty((size_r, size_c), dtype=object)
-    for r in range(size_r):
-        for c in range(size_c):
-            lines = [
-                f"({row}, {col}) × {w:+.3f}"
-                for row, col, w in sorted(_sources(pixel, r, c), key=lambda s: -abs(s[2]))[:8]
-            ]
-            text[r, c] = (
-                f"{source} ({float(rows['coordinate'][r]):.2f}, {float(cols['coordinate'][c]):.2f})<br>"
-                + "<br>".join(lines)
+def _all_sources(pixel: dict) -> list[list[list[tuple[int, int, float]]]]:
+    """`_sources` of every output pixel, indexed [row][column]."""
+    taps = zip(pixel["row"].tolist(), pixel["col"].tolist(), pixel["weight"].tolist(), strict=True)
+    return [[_sources(*tap) for tap in zip(*line, strict=True)] for line in taps]
+
+
+def _hover_sources(sources: list, rows: dict, cols: dict, lang: str) -> np.ndarray:
+    sample = Text("samples", "采样点")(lang)
+    y, x = rows["coordinate"].tolist(), cols["coordinate"].tolist()
+    text = np.empty((len(y), len(x)), dtype=object)
+    for r, line in enumerate(sources):
+        for c, pixel in enumerate(line):
+            taps = sorted(pixel, key=lambda s: -abs(s[2]))[:8]
+            text[r, c] = f"{sample} ({y[r]:.2f}, {x[c]:.2f})<br>" + "<br>".join(
+                f"({row}, {col}) × {w:+.3f}" for row, col, w in taps
             )
     return text
+
+
+def _weight_label(weight: float, size: int) -> str:
+    """'×0.563' in large cells, fewer characters in the small cells of a larger map."""
+    if size <= 4:
+        return f"<b>×{weight:.3f}</b>"
+    return f"<b>×{weight:.2f}</b>" if size <= 6 else f"{weight:.2f}"
 
 
 def _sampling_figure(p: Params, lang: str) -> tuple[go.Figure, str]:
@@ -352,9 +364,9 @@ def _sampling_figure(p: Params, lang: str) -> tuple[go.Figure, str]:
         x, size=p.map_out, mode=p.focus, align_corners=_align(p.focus, p.align_corners), trace=trace
     )[0, 0]
     rows, cols = trace["axis"]
-    pixel = trace["sources"][0]
+    every_pixel = _all_sources(trace["sources"][0])
     r, c = min(p.out_row, p.map_out - 1), min(p.out_col, p.map_out - 1)
-    sources = _sources(pixel, r, c)
+    sources = every_pixel[r][c]
     y_src, x_src = float(rows["coordinate"][r]), float(cols["coordinate"][c])
     grid_y, grid_x = torch.meshgrid(rows["coordinate"], cols["coordinate"], indexing="ij")
     value = Text("value", "值")(lang)
@@ -384,7 +396,7 @@ def _sampling_figure(p: Params, lang: str) -> tuple[go.Figure, str]:
             "mode": "markers",
             "x": grid_x.flatten().numpy().astype(np.float32),
             "y": grid_y.flatten().numpy().astype(np.float32),
-            "marker": {"size": 4, "color": "rgba(128,128,128,0.9)"},
+            "marker": {"size": 6, "color": COLORWAY[4], "line": {"width": 1, "color": "#111827"}},
             "name": Text("where every output pixel samples", "每个输出像素的采样点")(lang),
             "hoverinfo": "skip",
         },
@@ -403,8 +415,8 @@ def _sampling_figure(p: Params, lang: str) -> tuple[go.Figure, str]:
             "mode": "text",
             "x": [col for _, col, _ in sources],
             "y": [row - 0.12 for row, _, _ in sources],
-            "text": [f"<b>×{w:.2f}</b>" for _, _, w in sources],
-            "textfont": {"size": 13, "color": ink(source_values)},
+            "text": [_weight_label(w, n) for _, _, w in sources],
+            "textfont": {"size": 13 if n <= 6 else 10, "color": ink(source_values)},
             "name": Text(
                 "source pixels, × weight (orange outline: weight < 0)",
                 "源像素 × 权重（橙色边框：权重为负）",
@@ -445,7 +457,7 @@ def _sampling_figure(p: Params, lang: str) -> tuple[go.Figure, str]:
             coloraxis="coloraxis",
             xgap=1,
             ygap=1,
-            customdata=_hover_sources(pixel, rows, cols, out, lang),
+            customdata=_hover_sources(every_pixel, rows, cols, lang),
             hovertemplate=Text("output (%{y}, %{x})", "输出 (%{y}, %{x})")(lang)
             + f"<br>{value} %{{z:.3f}}<br>%{{customdata}}<extra></extra>",
             **cell_text(p.map_out, "%{z:.2f}"),
@@ -465,6 +477,8 @@ def _sampling_figure(p: Params, lang: str) -> tuple[go.Figure, str]:
     layout["xaxis"]["range"] = [-0.6, n - 0.4]
     layout["yaxis"]["range"] = [n - 0.4, -0.6]
     layout["yaxis"].pop("autorange")
+    pixel_ticks(layout, 0, n, n)
+    pixel_ticks(layout, 1, m, m)
     corners = f", align_corners={p.align_corners}" if p.focus in ("bilinear", "bicubic") else ""
     title = Text(
         f"Where output pixel ({r}, {c}) samples from: {p.focus}{corners}, source point ({y_src:.3f}, {x_src:.3f})",
@@ -532,6 +546,18 @@ def _interior(values: torch.Tensor, margin: int) -> torch.Tensor:
     return inner if inner.numel() else values
 
 
+def _diverging_at_one(top: float) -> list[list]:
+    """Red below 1, white at 1 (the mean), blue above, on a colour axis from 0 to `top`."""
+    one = 1 / top
+    return [
+        [0.0, "#B2182B"],
+        [one / 2, "#EF8A62"],
+        [one, "#F7F7F7"],
+        [(1 + one) / 2, "#67A9CF"],
+        [1.0, "#2166AC"],
+    ]
+
+
 def _tconv_figure(p: Params, lang: str) -> tuple[go.Figure, str]:
     k, s = p.kernel, p.stride
     ones = torch.ones(1, 1, TCONV_INPUT, TCONV_INPUT)
@@ -589,15 +615,18 @@ def _tconv_figure(p: Params, lang: str) -> tuple[go.Figure, str]:
     ]
     layout = panel_axes(3, gap=0.08, titles=titles)
     label_axes(layout, 3, COLUMN_PX(lang), ROW_PX(lang))
-    even = k % s == 0
-    verdict = (
-        Text("k divisible by s: even overlap", "k 能被 s 整除：重叠均匀")
-        if even
-        else Text(
+    if s > k:
+        verdict = Text(
+            "the stride exceeds the kernel: gaps that no tap reaches",
+            "步长大于卷积核：有些像素没有任何分量落入（空洞）",
+        )
+    elif k % s == 0:
+        verdict = Text("k divisible by s: even overlap", "k 能被 s 整除：重叠均匀")
+    else:
+        verdict = Text(
             "k not divisible by s: uneven overlap, a checkerboard",
             "k 不能被 s 整除：重叠不均，出现棋盘格",
         )
-    )
     title = Text(
         f"Transposed convolution k={k}, s={s} on a constant {TCONV_INPUT}×{TCONV_INPUT} input: {verdict.en}",
         f"转置卷积 k={k}、s={s}，输入为 {TCONV_INPUT}×{TCONV_INPUT} 的常数：{verdict.zh}",
@@ -611,10 +640,9 @@ def _tconv_figure(p: Params, lang: str) -> tuple[go.Figure, str]:
                 "colorbar": colorbar_under(layout["xaxis"]["domain"], Text("taps", "分量数")(lang)),
             },
             "coloraxis2": {
-                "colorscale": "RdBu",
+                "colorscale": _diverging_at_one(max(2.0, top)),
                 "cmin": 0,
                 "cmax": max(2.0, top),
-                "cmid": 1.0,
                 "colorbar": colorbar_under(
                     [layout["xaxis2"]["domain"][0], layout["xaxis3"]["domain"][1]],
                     Text("output ÷ its mean", "输出 ÷ 其均值")(lang),
@@ -852,7 +880,7 @@ EXPLANATION = Text(
 **Interpolation** computes every output pixel from input pixels near one *source coordinate*.
 With `align_corners=False` (PyTorch's default) the pixel *areas* of input and output line up:
 output pixel i samples at (i + ½)·in/out − ½. With `align_corners=True` the *centres of the corner
-pixels* line up: i·(in − 1)/(out − 1); the grey dots in the second figure are these sample points.
+pixels* line up: i·(in − 1)/(out − 1); the small orange dots in the second figure are these sample points.
 When a scale factor is given, PyTorch uses 1/scale_factor, not in/out, in these formulas.
 **Nearest** takes the pixel under floor(i·in/out) (the top-left corner of the output pixel, an old
 OpenCV rule kept for compatibility); **nearest-exact** takes the pixel under the output pixel's
@@ -879,7 +907,7 @@ writes each pooled maximum back at the position its max-pool recorded and leaves
     zh="""
 **插值**用某个*源坐标*附近的输入像素计算每个输出像素。`align_corners=False`（PyTorch 默认）时，输入与输出的
 *像素区域*对齐：输出像素 i 的采样位置是 (i + ½)·in/out − ½；`align_corners=True` 时，*四角像素的中心*对齐：
-i·(in − 1)/(out − 1)。第二张图中的灰点就是所有输出像素的采样位置。给定 scale_factor 时，PyTorch 在这些公式中使用
+i·(in − 1)/(out − 1)。第二张图中的橙色小点就是所有输出像素的采样位置。给定 scale_factor 时，PyTorch 在这些公式中使用
 1/scale_factor，而不是 in/out。**nearest** 取 floor(i·in/out) 处的像素（即输出像素左上角落在的像素，这是为兼容而
 保留的 OpenCV 旧规则）；**nearest-exact** 取输出像素中心落在的像素。倍数不是整数时，两者都会让一些输入像素比
 其他像素重复更多次（表格给出了次数）。**双线性**按距离线性递减的权重混合 2 × 2 个邻居；**双三次**用 Keys 三次

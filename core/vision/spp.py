@@ -56,6 +56,7 @@ def adaptive_pool(x: Tensor, level: int, mode: PoolMode = "max") -> tuple[Tensor
     # flat pixel index of every member of every bin: (l, l, bh·bw), row-major inside a bin
     flat = (rows[:, None, :, None] * width + cols[None, :, None, :]).reshape(level, level, -1)
     real = (row_real[:, None, :, None] & col_real[None, :, None, :]).reshape(level, level, -1)
+    flat, real = flat.to(x.device), real.to(x.device)  # the bins are built on the CPU
     members = x.flatten(2)[:, :, flat]  # (N, C, l, l, bh·bw)
     if mode == "max":
         members = members.masked_fill(~real, float("-inf"))

@@ -278,12 +278,14 @@ def interpolate(
                 weight=axis.weight,
             )
         trace.record("sources", **pixel_sources(rows, cols))
+    device = x.device  # the tables are built on the CPU
+    row_index, col_index = rows.index.to(device), cols.index.to(device)
     if not linear:  # one tap per axis with weight 1: a gather, exact for every dtype
-        return x[:, :, rows.index[:, 0, None], cols.index[None, :, 0]]
+        return x[:, :, row_index[:, 0, None], col_index[None, :, 0]]
     # separable: along the width, then along the height (PyTorch's order for bilinear)
     values = x.to(opmath)
-    values = (values[..., cols.index] * cols.weight).sum(-1)  # (N, C, H, W_out)
-    values = (values[..., rows.index, :] * rows.weight[:, :, None]).sum(-2)
+    values = (values[..., col_index] * cols.weight.to(device)).sum(-1)  # (N, C, H, W_out)
+    values = (values[..., row_index, :] * rows.weight.to(device)[:, :, None]).sum(-2)
     return values.to(x.dtype)
 
 
@@ -416,7 +418,7 @@ def conv_transpose2d(
     target = (rows[:, None, :, None] * canvas_w + cols[None, :, None, :]).flatten()  # (H·W·kH·kW)
     products = torch.einsum("nchw,coab->nohwab", x, weight)  # each input pixel × the kernel
     canvas = x.new_zeros(batch, out_channels, canvas_h * canvas_w, dtype=products.dtype)
-    canvas.index_add_(2, target, products.reshape(batch, out_channels, -1))
+    canvas.index_add_(2, target.to(x.device), products.reshape(batch, out_channels, -1))
     out = canvas.view(batch, out_channels, canvas_h, canvas_w)[
         :, :, ph : ph + out_h, pw : pw + out_w
     ]

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 import torch.nn.functional as F
 
 from demos import spp as demo
@@ -42,7 +43,6 @@ def test_bin_values_drawn_are_adaptive_max_pool_of_channel_0():
     figure = rendered.figures[0]
     channel0 = np.asarray(figure.data[0].z, dtype=np.float32)
     labels = [t for t in figure.data if t.type == "scatter" and t.mode.startswith("text")]
-    import torch
 
     for level, trace in zip((2, 3), labels, strict=True):
         pooled = F.adaptive_max_pool2d(torch.tensor(channel0)[None, None], level)
@@ -66,11 +66,14 @@ def test_a_map_smaller_than_the_level_repeats_rows():
     assert row.split("|")[3].strip() == "1, 2"  # bins [0,1) [0,2) [1,3) [2,3)
 
 
+def stars(figure) -> list:
+    return [t for t in figure.data if t.type == "scatter" and t.marker.symbol == "star"]
+
+
 def test_average_pooling_draws_no_maxima():
-    figure = demo.render(demo.presets["Average pooling"]).figures[0]
-    assert not [t for t in figure.data if t.type == "scatter" and t.mode == "markers"]
-    figure = render(mode="max").figures[0]
-    assert [t for t in figure.data if t.type == "scatter" and t.mode == "markers"]
+    assert not stars(demo.render(demo.presets["Average pooling"]).figures[0])
+    maxima = stars(render(mode="max", height=13, width=18, levels=["2"]).figures[0])
+    assert len(maxima) == 1 and len(maxima[0].x) == 4  # one star per bin
 
 
 def test_feature_maps_are_non_negative_and_seeded():
