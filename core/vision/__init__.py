@@ -1,0 +1,1 @@
+"""Vision building blocks written from their formulas: resampling, upsampling layers, pooling."""
