@@ -228,8 +228,9 @@ def _contour_figure(
             "ncontours": 22,
             "contours": {"coloring": "lines"},
             "line": {"width": 1},
-            "colorscale": "Viridis",
-            "opacity": 0.75,
+            # green near the minimum to grey far away: readable on light and dark pages and
+            # apart from the two trajectories' orange and blue
+            "colorscale": [[0.0, "#009E73"], [1.0, "#A3A3A3"]],
             "colorbar": {"title": {"text": "log₁₀(f + 10⁻³)"}, "thickness": 12, "len": 0.85},
             "hovertemplate": "θ₁=%{x:.2f}, θ₂=%{y:.2f}<br>log₁₀(f + 10⁻³)=%{z:.2f}<extra></extra>",
             "name": Text("loss", "损失")(lang),
@@ -453,20 +454,26 @@ def render(p: Params, lang: str = "en") -> Rendered:
     ]
     tail = slice(max(p.steps - p.steps // 10, 0), p.steps)  # the last tenth of the steps
     header = Text(
-        "| optimiser | θ at the end | loss f | ‖θ‖ | distance to argmin f + λ/2‖θ‖² | mean c over the last 10 % (θ₁, θ₂) |\n"
-        "|---|---|---:|---:|---:|---:|",
-        "| 优化器 | 终点 θ | 损失 f | ‖θ‖ | 到 f + λ/2‖θ‖² 最小值的距离 | 最后 10% 步的平均 c（θ₁，θ₂） |\n"
-        "|---|---|---:|---:|---:|---:|",
+        "| optimiser | end θ₁ | end θ₂ | f(θ) | ‖θ‖ | ‖θ − θ_L2‖ | c on θ₁ | c on θ₂ |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| 优化器 | 终点 θ₁ | 终点 θ₂ | f(θ) | ‖θ‖ | ‖θ − θ_L2‖ | θ₁ 的 c | θ₂ 的 c |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     )
     rows = []
     for run, key in enumerate(("adam", "adamw")):
         end = path[-1, run]
         c = history["effective_decay"][tail, run].mean(0)
         rows.append(
-            f"| {NAMES[key](lang)} | ({end[0]:.4f}, {end[1]:.4f}) | {float(s.loss(end)):.3g} "
+            f"| {NAMES[key](lang)} | {end[0]:.4f} | {end[1]:.4f} | {float(s.loss(end)):.3g} "
             f"| {float(np.linalg.norm(end)):.4f} | {float(np.linalg.norm(end - target)):.2e} "
-            f"| {c[0]:.2e}, {c[1]:.2e} |"
+            f"| {c[0]:.2e} | {c[1]:.2e} |"
         )
+    legend = Text(
+        f"θ_L2 = ({target[0]:.4f}, {target[1]:.4f}) minimises f + λ/2·‖θ‖² (the ×); c is the "
+        "effective decay averaged over the last 10 % of the steps.",
+        f"θ_L2 = ({target[0]:.4f}, {target[1]:.4f}) 是 f + λ/2·‖θ‖² 的最小值点（图中的 ×）；"
+        "c 是最后 10% 步的平均有效衰减。",
+    )
     gap = float(np.abs(path[:, 0] - path[:, 1]).max())
     footer = Text(
         f"Largest gap between the two trajectories: {gap:.3g}"
@@ -474,7 +481,9 @@ def render(p: Params, lang: str = "en") -> Rendered:
         f"两条轨迹之间的最大差距：{gap:.3g}"
         + ("（λ = 0：完全相同，理应如此）。" if p.weight_decay == 0 else "。"),
     )
-    return Rendered(figures, "\n".join([header(lang), *rows, "", footer(lang)]))
+    return Rendered(
+        figures, "\n".join([header(lang), *rows, "", legend(lang) + " " + footer(lang)])
+    )
 
 
 presets = {

@@ -354,7 +354,6 @@ def _root_figure(
     index: int,
     iterates: torch.Tensor,
     observations: torch.Tensor,
-    color: str,
     lang: str,
 ) -> go.Figure:
     count = min(p.steps, ROOT_VIEW_POINTS)
@@ -377,7 +376,7 @@ def _root_figure(
             "marker": {
                 "size": 6,
                 "color": np.log10(k),
-                "colorscale": "Viridis",
+                "colorscale": [[0.0, "#E69F00"], [1.0, "#0072B2"]],  # early orange, late blue
                 "opacity": 0.75,
                 "colorbar": {
                     "title": {"text": "k"},
@@ -396,7 +395,7 @@ def _root_figure(
             "x": grid.numpy(),
             "y": curve,
             "name": Text("true g(w)", "真实的 g(w)")(lang),
-            "line": {"color": color, "width": 2.6},
+            "line": {"color": "rgba(128,128,128,1)", "width": 2.6},
             "hovertemplate": "w=%{x:.3f}<br>g(w)=%{y:.3f}<extra></extra>",
         },
     ]
@@ -464,7 +463,7 @@ def render(p: Params, lang: str = "en") -> Rendered:
     traces = _traces_figure(p, names, iterates, colors, lang)
     errors, fits = _error_figure(p, names, iterates, colors, lang)
     focus = names[0]
-    root = _root_figure(p, focus, 0, iterates, observations, colors[focus], lang)
+    root = _root_figure(p, focus, 0, iterates, observations, lang)
 
     sums = record["step_sizes"].reshape(p.steps, len(names))
     header = Text(
@@ -482,6 +481,23 @@ def render(p: Params, lang: str = "en") -> Rendered:
             f"| {final:.3g} | {slope:+.2f} |"
         )
     lines = [header(lang), *rows]
+    if "harmonic" in names:
+        gain = p.a * SLOPE_AT_ROOT[p.problem]
+        rate = Text(
+            f"\nWith a/k the gain matters: a·g′(w*) = {gain:g}"
+            + (
+                " > ½, so the error falls like 1/√k."
+                if gain > 0.5
+                else " ≤ ½, so the error falls only like k^(−a·g′), slower than 1/√k."
+            ),
+            f"\n对 a/k 而言增益很关键：a·g′(w*) = {gain:g}"
+            + (
+                " > ½，误差按 1/√k 下降。"
+                if gain > 0.5
+                else " ≤ ½，误差只按 k^(−a·g′) 下降，慢于 1/√k。"
+            ),
+        )
+        lines.append(rate(lang))
     if p.problem == "mean" and "harmonic" in names:
         lines.append("\n" + _mean_check(p, names.index("harmonic"), iterates, observations, lang))
     return Rendered([traces, errors, root], "\n".join(lines))

@@ -111,7 +111,7 @@ def adam_steps(
     """
     beta1, beta2 = _check(steps, lr, betas, eps)
     is_tensor = isinstance(x0, Tensor)
-    theta = x0.clone() if is_tensor else np.array(x0, dtype=np.result_type(x0, np.float64))
+    theta = x0.detach().clone() if is_tensor else np.array(x0, dtype=np.result_type(x0, float))
     l2, decay = _decay_coefficients(weight_decay, decoupled, theta, is_tensor)
 
     def empty(shape: tuple[int, ...]) -> Array:
@@ -158,7 +158,7 @@ def _history(
     m: Array, v: Array, lr: float, beta1: float, beta2: float, eps: float, l2: Any, decay: Any
 ) -> dict[str, Array]:
     """The traced quantities for t = 1..steps from the moments (steps, ...), by the loop's
-    own elementwise formulas (so the values are the loop's, bit for bit)."""
+    own formulas, vectorised over t (the same values up to the last bit of rounding)."""
     steps = m.shape[0]
     t = np.arange(1, steps + 1, dtype=np.float64).reshape(steps, *([1] * (m.ndim - 1)))
     bias1, bias2 = 1.0 - beta1**t, 1.0 - beta2**t

@@ -90,7 +90,7 @@ def stochastic_approximation(
     observe(i, w) returns the noisy observation for update i = 0..n−1 (it must not change w);
     w0: (*shape); steps_a: (n, *s) with s broadcasting to shape -> iterates (n + 1, *shape),
     iterates[k] = w after k updates (iterates[0] = w0). Records "stochastic_approximation"
-    (observations (n, *shape), step_sizes) when traced.
+    (iterates, observations (n, *shape), step_sizes) when traced.
     """
     n = steps_a.shape[0]
     iterates = w0.new_empty((n + 1, *w0.shape))
@@ -104,7 +104,12 @@ def stochastic_approximation(
             observations[i] = y
         w = torch.addcmul(w, gains[i], y, value=-1.0, out=rows[i + 1])  # (RM)
     if trace is not None:
-        trace.record("stochastic_approximation", observations=observations, step_sizes=steps_a)
+        trace.record(
+            "stochastic_approximation",
+            iterates=iterates,
+            observations=observations,
+            step_sizes=steps_a,
+        )
     return iterates
 
 
@@ -149,7 +154,7 @@ def robbins_monro(
     or (seeds,). Runs `seeds` independent noise sequences at once; deterministic for `seed`,
     and run i is the same whatever `seeds` is. -> iterates (seeds, steps + 1), column k after
     k updates. Records "schedule" (a, p, sum_diverges, sum_of_squares_converges) and
-    "stochastic_approximation" (observations, step sizes) when traced.
+    "stochastic_approximation" (iterates, observations, step sizes) when traced.
     """
     iterates = robbins_monro_schedules(
         lambda w: g(w[0]).unsqueeze(0),  # one schedule: g sees (seeds,)

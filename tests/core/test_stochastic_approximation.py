@@ -163,6 +163,7 @@ def test_robbins_monro_observations_are_g_plus_noise_and_the_step_uses_them():
     trace = Trace()
     w = sa.robbins_monro(linear_g, 0.0, 200, a=0.5, p=1.0, seeds=400, seed=5, trace=trace)
     record = trace["stochastic_approximation"][0]
+    assert torch.equal(record["iterates"][:, 0].T, w)
     y = record["observations"][:, 0].T  # (seeds, steps)
     a_k = record["step_sizes"][:, 0, 0]
     torch.testing.assert_close(w[:, 1:], w[:, :-1] - a_k * y, rtol=0, atol=1e-12)
@@ -191,6 +192,12 @@ def test_robbins_monro_a_over_k_error_falls_like_one_over_sqrt_k():
     assert loglog_slope(error, 100, steps) == pytest.approx(-0.5, abs=0.1)
     theory = a / math.sqrt((2 * a * SLOPE - 1) * steps)
     assert error[-1] == pytest.approx(theory, rel=0.1)  # 1500 runs: ±4 % sampling error
+
+
+def test_robbins_monro_with_a_small_gain_is_slower_than_one_over_sqrt_k():
+    # a·g′ = 0.4 < 1/2: the noise of the first steps is forgotten only like k^(−a·g′).
+    w = sa.robbins_monro(linear_g, ROOT, 1500, a=0.2, p=1.0, seeds=1000, seed=21)
+    assert loglog_slope(rms_error(w), 150, 1500) == pytest.approx(-0.4, abs=0.07)
 
 
 def test_robbins_monro_slower_schedule_has_error_like_k_to_minus_p_over_2():

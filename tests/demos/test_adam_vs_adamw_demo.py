@@ -76,11 +76,6 @@ def test_the_demo_path_is_the_contract_path_with_autograd(name):
         np.testing.assert_allclose(path[:, run], expected.numpy(), rtol=0, atol=1e-12)
 
 
-def notes_rows(rendered):
-    lines = [line for line in rendered.notes.splitlines() if line.startswith("| ")][1:]
-    return {line.split("|")[1].strip(): line.split("|")[2:-1] for line in lines}
-
-
 def end_points(rendered):
     return {
         trace.name: np.array([trace.x[0], trace.y[0]])

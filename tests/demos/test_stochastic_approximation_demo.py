@@ -102,3 +102,8 @@ def test_chinese_render_labels_figures_and_table_in_chinese():
     rendered = demo.render(demo.Params(problem="mean"), lang="zh")
     assert "步长序列" in rendered.notes and "样本均值" in rendered.notes
     assert "运行" in rendered.figures[0].layout.title.text
+
+
+@pytest.mark.parametrize("a,says", [(1.0, "> ½, so the error falls like 1/√k"), (0.2, "≤ ½")])
+def test_note_tells_whether_the_gain_reaches_the_one_over_sqrt_k_rate(a, says):
+    assert says in demo.render(demo.Params(a=a, steps=50)).notes
