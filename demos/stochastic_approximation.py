@@ -76,7 +76,7 @@ class Params(BaseModel):
     )
     w0: float = param(-4.0, en="Start w₀", zh="初始值 w₀", ge=-10.0, le=10.0, step=0.5)
     noise_std: float = param(1.0, en="Noise std σ", zh="噪声标准差 σ", ge=0.0, le=3.0, step=0.1)
-    steps: int = param(400, en="Steps n", zh="迭代步数 n", ge=10, le=5000, step=10)
+    steps: int = param(300, en="Steps n", zh="迭代步数 n", ge=10, le=5000, step=10)
     seeds: int = param(200, en="Runs (seeds)", zh="独立运行次数（种子数）", ge=10, le=300, step=10)
     seed: int = param(0, en="Random seed", zh="随机种子", ge=0, le=9999)
 
