@@ -15,7 +15,14 @@ import importlib
 from demos.base import CATALOGUE, SECTIONS, Demo, ParamsError, Rendered, Text
 
 # Module names of the live demos (any order: the catalogue decides the order shown).
-LIVE = ("activations", "flash_attention", "upsampling", "spp")
+LIVE = (
+    "activations",
+    "flash_attention",
+    "upsampling",
+    "spp",
+    "adam_vs_adamw",
+    "stochastic_approximation",
+)
 
 
 class _Catalogue(list):
