@@ -15,7 +15,7 @@ import importlib
 from demos.base import CATALOGUE, SECTIONS, Demo, ParamsError, Rendered, Text
 
 # Module names of the live demos (any order: the catalogue decides the order shown).
-LIVE = ("activations", "iou_losses")
+LIVE = ("activations", "iou_losses", "map")
 
 
 class _Catalogue(list):
