@@ -18,13 +18,15 @@ from demos.base import PARAMS_CONFIG, Demo, Rendered, Source, Text, param
 from demos.theme import COLORWAY
 
 PLANE = (0.0, 10.0)  # the box centres live here (arbitrary units)
-GRID = 61  # landscape resolution per axis
+GRID = 51  # landscape resolution per axis
 SNAPSHOTS = 6  # boxes drawn along each regression path
 KIND_NAMES = {"iou": "IoU", "giou": "GIoU", "diou": "DIoU", "ciou": "CIoU"}
 KIND_COLORS = dict(zip(boxes.KINDS, COLORWAY, strict=False))
 TARGET_COLOR, PRED_COLOR, OVERLAP_COLOR = COLORWAY[0], COLORWAY[1], COLORWAY[2]
 MUTED = "rgba(128,128,128,0.9)"
-LINE_DASHES = ("solid", "dash", "solid", "dot")  # IoU, GIoU, DIoU, CIoU: DIoU and CIoU can coincide
+# IoU, GIoU, DIoU, CIoU: IoU's line is wider, so that it shows under DIoU's where they coincide
+LINE_DASHES = ("solid", "dash", "dashdot", "dot")
+LINE_WIDTHS = (3.5, 2, 2, 2)
 
 
 def _coordinate(default: float, en: str, zh: str) -> float:
@@ -240,8 +242,11 @@ def _geometry_figure(p: Params, pred, target, alternative, lang: str) -> go.Figu
                 "name": name,
                 "showlegend": False,
                 "marker": {"color": color},
-                "text": [f"{values[m]:.3f}" for m in metrics],
+                "text": [
+                    f"{values[m]:.3f}" if len(groups) == 1 else f"{values[m]:.2f}" for m in metrics
+                ],
                 "textposition": "outside",
+                "textfont": {"size": 12 if len(groups) == 1 else 10},
                 "cliponaxis": False,
                 "xaxis": "x2",
                 "yaxis": "y2",
@@ -412,14 +417,13 @@ def _landscape_figure(p: Params, target, lang: str) -> go.Figure:
 # --- figure 3: one box descending each loss -------------------------------------------------
 
 
-def _joined_outlines(box_list) -> tuple[list, list]:
-    """Outlines of several boxes as one line, separated by gaps (None)."""
-    xs, ys = [], []
-    for box in box_list:
-        bx, by = _outline(box)
-        xs += [*bx, None]
-        ys += [*by, None]
-    return xs, ys
+def _joined_outlines(box_list) -> tuple[np.ndarray, np.ndarray]:
+    """Outlines of boxes (K, 4) as one float32 line, separated by gaps (NaN breaks a line)."""
+    x1, y1, x2, y2 = np.asarray(box_list, dtype=np.float64).reshape(-1, 4).T
+    gap = np.full_like(x1, np.nan)
+    xs = np.stack([x1, x2, x2, x1, x1, gap], 1).ravel()
+    ys = np.stack([y1, y1, y2, y2, y1, gap], 1).ravel()
+    return xs.astype(np.float32), ys.astype(np.float32)
 
 
 def _regression_figure(p: Params, run: boxes.Regression, target, lang: str) -> go.Figure:
@@ -450,14 +454,14 @@ def _regression_figure(p: Params, run: boxes.Regression, target, lang: str) -> g
                 **ref,
             }
         )
-        xs, ys = _outline(run.boxes[-1, i])
+        xs, ys = _joined_outlines(run.boxes[-1, i])
         centres = (run.boxes[:, i, :2] + run.boxes[:, i, 2:]) / 2
         data.append(
             {
                 "type": "scatter",
                 "mode": "lines",
-                "x": [*xs, None, *centres[:, 0].round(4).tolist()],
-                "y": [*ys, None, *centres[:, 1].round(4).tolist()],
+                "x": np.concatenate([xs, centres[:, 0].astype(np.float32)]),
+                "y": np.concatenate([ys, centres[:, 1].astype(np.float32)]),
                 "line": {"color": color, "width": 2},
                 "showlegend": False,
                 "name": name,
@@ -491,7 +495,11 @@ def _regression_figure(p: Params, run: boxes.Regression, target, lang: str) -> g
                 "x": steps,
                 "y": run.iou[:, i].astype(np.float32),
                 "name": name,
-                "line": {"color": KIND_COLORS[kind], "width": 2, "dash": LINE_DASHES[i]},
+                "line": {
+                    "color": KIND_COLORS[kind],
+                    "width": LINE_WIDTHS[i],
+                    "dash": LINE_DASHES[i],
+                },
                 "xaxis": "x5",
                 "yaxis": "y5",
                 "hovertemplate": Text(
@@ -620,10 +628,11 @@ do not overlap, it is flat at 1, so its gradient is zero and a far prediction ne
 **GIoU** (Rezatofighi et al., 2019) subtracts the share of the smallest enclosing box C that the two
 boxes leave empty: GIoU = IoU − |C \\ (A ∪ B)| / |C|, in [−1, 1]. It keeps pulling when the boxes are
 apart, and it separates placements IoU cannot: preset *same IoU, different GIoU* draws a second box
-with the same IoU, level with the ground truth, whose enclosing box wastes less space. But GIoU
-first *grows* the prediction until it covers the target (watch its boxes in the regression), then
-shrinks it, which is slow; and once one box contains the other, C is the larger box and GIoU is
-plain IoU again.
+with the same IoU, level with the ground truth, whose enclosing box wastes less space. To get there
+GIoU first *grows* the prediction until it reaches the target, then shrinks it (its boxes in the
+regression). And once one box lies inside the other, C is the larger box and GIoU is exactly IoU:
+its extra pull is gone (move the prediction inside the ground truth and compare the IoU, GIoU and
+DIoU curves).
 
 **DIoU** (Zheng et al., 2020) penalises the centre distance directly: DIoU = IoU − ρ²/c², with ρ the
 distance between the centres and c the diagonal of C. The penalty pulls the centre straight to
@@ -643,8 +652,9 @@ by η·(2 − IoU)·gradient, the gradient being the exact derivative of torchvi
 
 **GIoU**（Rezatofighi 等，2019）再减去最小外接框 C 中没有被两框覆盖的比例：GIoU = IoU − |C \\ (A ∪ B)| / |C|，取值在
 [−1, 1]。两框分离时它仍有梯度，还能区分 IoU 分不出的摆放方式：预设“IoU 相同，GIoU 不同”会画出另一个 IoU 相同、
-与真实框水平对齐的框，它的外接框浪费的面积更少。但 GIoU 会先把预测框*放大*到覆盖目标（看回归图中它的框），再慢慢缩小，
-收敛较慢；而一旦一个框包含另一个框，C 就是那个大框，GIoU 又退化为普通的 IoU。
+与真实框水平对齐的框，它的外接框浪费的面积更少。为了靠近目标，GIoU 会先把预测框*放大*到碰到目标，再逐渐缩小
+（看回归图中它的框）。而一旦一个框落在另一个框内部，C 就是那个大框，GIoU 恰好等于 IoU，额外的拉力消失了
+（把预测框移到真实框内部，比较 IoU、GIoU 与 DIoU 三条曲线）。
 
 **DIoU**（Zheng 等，2020）直接惩罚中心距离：DIoU = IoU − ρ²/c²，ρ 为两框中心的距离，c 为 C 的对角线长度。
 这一项把中心径直拉向目标。**CIoU** 再加入长宽比：v = 4/π²·(atan(w_gt/h_gt) − atan(w/h))²，权重

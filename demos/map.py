@@ -341,13 +341,21 @@ def _class_name(evaluation_names: dict[int, str], category: int, lang: str, synt
     return evaluation_names[category]
 
 
+def _why(outcome: str, iou: float, threshold: float) -> Text:
+    """The outcome of one ranked detection, with the reason for a false positive."""
+    if outcome == "TP":
+        return Text("TP", "TP")
+    if outcome == "ignored":
+        return Text("ignored (crowd)", "忽略（crowd）")
+    if iou > threshold:
+        return Text("FP · duplicate", "FP · 重复检测")
+    if iou > 0:
+        return Text(f"FP · IoU ≤ {threshold:.2f}", f"FP · IoU ≤ {threshold:.2f}")
+    return Text("FP · no overlap", "FP · 无重叠")
+
+
 def _table_figure(ranking: ap.Ranking, class_name: str, threshold: float, lang: str) -> go.Figure:
     rows = min(TABLE_ROWS, len(ranking.score))
-    outcome_text = {
-        "TP": "TP",
-        "FP": "FP",
-        "ignored": Text("ignored", "忽略")(lang),
-    }
     fills = {
         "TP": "rgba(0,158,115,0.30)",
         "FP": "rgba(213,94,0,0.30)",
@@ -359,8 +367,8 @@ def _table_figure(ranking: ap.Ranking, class_name: str, threshold: float, lang: 
         Text("score", "置信度")(lang),
         Text("image", "图像")(lang),
         Text("best IoU", "最大 IoU")(lang),
-        Text("matched box", "匹配的框")(lang),
-        Text("TP / FP", "TP / FP")(lang),
+        Text("with box", "对应的真实框")(lang),
+        Text("outcome", "结果")(lang),
         Text("cum. TP", "累计 TP")(lang),
         Text("cum. FP", "累计 FP")(lang),
         Text("precision", "精确率")(lang),
@@ -372,7 +380,7 @@ def _table_figure(ranking: ap.Ranking, class_name: str, threshold: float, lang: 
         ranking.image_id[:rows].tolist(),
         [f"{v:.2f}" for v in ranking.iou[:rows]],
         ["—" if g < 0 else str(g) for g in ranking.matched_gt[:rows]],
-        [outcome_text[o] for o in outcomes],
+        [_why(o, v, threshold)(lang) for o, v in zip(outcomes, ranking.iou[:rows], strict=True)],
         ranking.cum_tp[:rows].tolist(),
         ranking.cum_fp[:rows].tolist(),
         [f"{v:.3f}" for v in ranking.precision[:rows]],
@@ -382,7 +390,7 @@ def _table_figure(ranking: ap.Ranking, class_name: str, threshold: float, lang: 
     data = [
         {
             "type": "table",
-            "columnwidth": [0.6, 0.8, 0.7, 0.8, 1.0, 0.8, 0.8, 0.8, 0.9, 0.9],
+            "columnwidth": [0.55, 0.75, 0.65, 0.75, 0.9, 1.3, 0.7, 0.7, 0.8, 0.8],
             "header": {
                 "values": [f"<b>{h}</b>" for h in header],
                 "fill": {"color": "rgba(128,128,128,0.18)"},
@@ -508,18 +516,24 @@ def _threshold_figure(
     thresholds = evaluation.iou_thresholds
     per_class = evaluation.ap_by_threshold_and_category()  # (T, K)
     data = []
+    many = len(names) > 10  # then one grey line per class and a single legend entry
     for k, name in enumerate(names):
         values = per_class[:, k]
         if np.all(values < 0):
             continue
+        color = MUTED if many else COLORWAY[(k + 5) % len(COLORWAY)]
         data.append(
             {
                 "type": "scatter",
                 "mode": "lines",
                 "x": thresholds,
                 "y": np.where(values >= 0, values, np.nan).astype(np.float32),
-                "name": name,
-                "line": {"width": 1, "color": COLORWAY[(k + 5) % len(COLORWAY)]},
+                "name": Text("classes, one line each", "各类别（每类一条线）")(lang)
+                if many
+                else name,
+                "legendgroup": "classes" if many else name,
+                "showlegend": not many or k == 0,
+                "line": {"width": 1, "color": color},
                 "opacity": 0.7,
                 "hovertemplate": f"{name}<br>IoU %{{x:.2f}}: AP %{{y:.3f}}<extra></extra>",
             }
@@ -716,7 +730,7 @@ def render(p: Params, lang: str = "en", data: dict | None = None) -> Rendered:
     summary = Text(
         f"**Evaluated:** {source} · {len(ground_truth['images'])} images · "
         f"{len(ground_truth['annotations'])} ground-truth boxes · {len(detections)} detections",
-        f"**评估对象：**{source} · {len(ground_truth['images'])} 张图像 · "
+        f"**评估对象**：{source} · {len(ground_truth['images'])} 张图像 · "
         f"{len(ground_truth['annotations'])} 个真实框 · {len(detections)} 个检测框",
     )
     coco_header = Text(

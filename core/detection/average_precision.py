@@ -337,9 +337,10 @@ def _best_overlap(dataset: Dataset, dets: np.ndarray, gts: np.ndarray) -> tuple:
         lengths = per_det[rows]
         pair_gt = gts[ragged_arange(starts[d.det_image[dets[rows]]], lengths)]
         segment_start = np.cumsum(lengths) - lengths
-        no_crowd = np.zeros(len(pair_gt), dtype=bool)  # VOC's IoU is the plain one
         iou = coco_iou(
-            np.repeat(d.det_box[dets[rows]], lengths, axis=0), d.gt_box[pair_gt], no_crowd
+            np.repeat(d.det_box[dets[rows]], lengths, axis=0),
+            d.gt_box[pair_gt],
+            d.gt_crowd[pair_gt],  # a crowd region's overlap is intersection / detection area
         )
         best = np.maximum.reduceat(iou, segment_start)
         position = np.where(iou == np.repeat(best, lengths), np.arange(len(iou)), len(iou))
@@ -400,7 +401,9 @@ def evaluate_voc(
     trace: Trace | None = None,
 ) -> VocEvaluation:
     """PASCAL VOC evaluation: per-class AP at one IoU threshold (a match needs IoU > it) and
-    mAP, the mean over classes with ground truth. Crowd boxes play VOC's "difficult".
+    mAP, the mean over classes with ground truth. Crowd boxes play VOC's "difficult", their
+    overlap measured as COCO does (intersection / detection area), so that a detection inside
+    a crowd region is ignored.
 
     Same inputs as `evaluate_coco`. IoU is continuous (no "+1 pixel" as in the devkit).
     The trace records each class's ranked TP/FP table ("ranking").

@@ -145,7 +145,8 @@ def test_voc_threshold_is_strict_and_categories_without_objects_are_left_out():
 
 
 def _devkit_ap(ground_truth, detections, category, threshold, method):
-    """The VOC devkit's voc_eval loop, one detection at a time (continuous IoU)."""
+    """The VOC devkit's voc_eval loop, one detection at a time (continuous IoU; crowd boxes are
+    its "difficult" ones, their overlap intersection / detection area)."""
     gts = [a for a in ground_truth["annotations"] if a["category_id"] == category]
     by_image = {}
     for a in gts:
@@ -164,7 +165,8 @@ def _devkit_ap(ground_truth, detections, category, threshold, method):
             iw = max(min(x + w, gx + gw) - max(x, gx), 0.0)
             ih = max(min(y + h, gy + gh) - max(y, gy), 0.0)
             inter = iw * ih
-            overlap = inter / (w * h + gw * gh - inter) if inter > 0 else 0.0
+            union = w * h if a["iscrowd"] else w * h + gw * gh - inter  # COCO's crowd overlap
+            overlap = inter / union if inter > 0 else 0.0
             if overlap > ovmax:
                 ovmax, best = overlap, a
         if ovmax > threshold:
@@ -234,3 +236,13 @@ def test_voc_evaluation_rejects_bad_arguments():
         ap.evaluate_voc(ground_truth, detections, 1.5)
     with pytest.raises(ValueError, match="method"):
         ap.evaluate_voc(ground_truth, detections, 0.5, "coco")
+
+
+def test_a_detection_inside_a_crowd_region_is_ignored_not_a_false_positive():
+    ground_truth, detections = _dataset(
+        [(1, 1, [0, 0, 10, 10], 0), (1, 1, [100, 0, 100, 100], 1)],
+        [(1, 1, [120, 10, 20, 20], 0.9), (1, 1, [0, 0, 10, 10], 0.8)],  # plain IoU only 0.04
+    )
+    ranking = ap.evaluate_voc(ground_truth, detections).rankings[1]
+    assert ranking.outcome.tolist() == ["ignored", "TP"]
+    assert ranking.iou[0] == 1.0 and ranking.ap["voc10"] == 1.0

@@ -64,7 +64,9 @@ def test_the_table_and_the_pr_curve_show_the_voc_ranking_of_the_focus_class():
     ranking = ap.evaluate_voc(ground_truth, detections, 0.6).rankings[2]
     columns = table.data[0].cells.values
     rows = min(demo.TABLE_ROWS, len(ranking.score))
-    assert list(columns[5]) == ranking.outcome[:rows].tolist()
+    assert [cell.split(" ")[0] for cell in columns[5]] == ranking.outcome[:rows].tolist()
+    reasons = {cell for cell in columns[5] if cell.startswith("FP")}
+    assert reasons <= {"FP · duplicate", "FP · IoU ≤ 0.60", "FP · no overlap"}
     assert [float(v) for v in columns[8]] == pytest.approx(ranking.precision[:rows], abs=5e-4)
     diamonds = next(t for t in pr.data if t.name == "VOC2007: 11 points")
     expected = ap.interpolated_precision(ranking.recall, ranking.precision, ap.VOC07_RECALL_LEVELS)
@@ -181,3 +183,8 @@ def test_the_upload_keeps_only_the_fields_it_evaluates():
         "id", "image_id", "category_id", "bbox", "area", "iscrowd"
     }  # fmt: skip
     assert "file_name" not in data["ground_truth"]["images"][0]
+
+
+def test_the_duplicates_preset_table_names_duplicates():
+    table = demo.render(demo.presets["Duplicates are false positives"]).figures[0]
+    assert "FP · duplicate" in table.data[0].cells.values[5]
