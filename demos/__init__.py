@@ -22,6 +22,8 @@ LIVE = (
     "spp",
     "adam_vs_adamw",
     "stochastic_approximation",
+    "iou_losses",
+    "map",
 )
 
 

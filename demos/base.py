@@ -192,6 +192,20 @@ def controls(params_type: type[BaseModel]) -> list[Control]:
     return result
 
 
+MAX_UPLOAD_BYTES = 1_000_000  # the app's cap on an uploaded file
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file the learner may give a demo (the app shows a file picker)."""
+
+    label: Text  # e.g. Text("COCO ground truth + detections (JSON)", "...")
+    help: Text  # what the file must contain, one or two sentences
+    max_bytes: int  # at most 1_000_000 (the app's cap)
+    suffixes: tuple[str, ...]  # e.g. (".json",)
+    load: Callable[[bytes], Any]  # parse + schema-check; raises ParamsError with a one-line message
+
+
 @dataclass(frozen=True)
 class Demo:
     """One topic of the playground (see ../shared/ARCHITECTURE.md, "demos/")."""
@@ -202,11 +216,12 @@ class Demo:
     summary: Text
     sources: tuple[Source, ...]
     Params: type[BaseModel]
-    render_fn: Callable[[Any, str], Rendered]
+    render_fn: Callable[..., Rendered]  # (params, lang), or (params, lang, data) with an upload
     presets: dict[str, BaseModel]
     preset_titles: dict[str, Text]
     explanation: Text
     _controls: list[Control] = field(default_factory=list, repr=False)
+    upload: Upload | None = None  # data given to render_fn: what upload.load returned, or None
 
     def __post_init__(self) -> None:
         if self.slug not in CATALOGUE:
@@ -215,6 +230,8 @@ class Demo:
             raise ValueError(f"{self.slug}: unknown section {self.section!r}")
         if set(self.presets) != set(self.preset_titles):
             raise ValueError(f"{self.slug}: every preset needs a title in both languages")
+        if self.upload is not None and not 0 < self.upload.max_bytes <= MAX_UPLOAD_BYTES:
+            raise ValueError(f"{self.slug}: upload.max_bytes must be in 1..{MAX_UPLOAD_BYTES}")
         self._controls.extend(controls(self.Params))
 
     @property
@@ -225,13 +242,36 @@ class Demo:
     def fields(self) -> list[str]:
         return [control.name for control in self._controls]
 
-    def render(self, params: BaseModel | None = None, *, lang: str = "en") -> Rendered:
-        """Figures for `params` (the defaults when None). Pure: same input, same output."""
+    def render(
+        self, params: BaseModel | None = None, *, lang: str = "en", data: Any = None
+    ) -> Rendered:
+        """Figures for `params` (the defaults when None), and for `data` loaded from an upload
+        when the demo takes one. Pure: same input, same output."""
         if params is None:
             params = self.Params()
         elif not isinstance(params, self.Params):
             raise TypeError(f"{self.slug}: render takes {self.Params.__name__}")
+        if self.upload is not None:
+            return self.render_fn(params, lang, data)
         return self.render_fn(params, lang)
+
+    def load_upload(self, raw: bytes) -> Any:
+        """The demo's data from an uploaded file; raises ParamsError with one clear line."""
+        if self.upload is None:
+            raise ParamsError(f"{self.slug}: this demo takes no file")
+        if not isinstance(raw, (bytes, bytearray)):
+            raise ParamsError("file: expected the file's bytes")
+        if len(raw) > self.upload.max_bytes:
+            raise ParamsError(
+                f"file: larger than {self.upload.max_bytes / 1000:g} KB "
+                f"({len(raw) / 1000:.4g} KB given)"
+            )
+        try:
+            return self.upload.load(raw)
+        except ParamsError as error:
+            raise ParamsError(_shorten(str(error))) from None
+        except Exception as error:  # a loader's bug or an unforeseen file: one line, not a trace
+            raise ParamsError(f"file: could not be read as {self.upload.label.en}") from error
 
     def bounds(self, which: Literal["min", "max"]) -> BaseModel:
         """Params at one end of every range: sliders at their min or max; for "max" every list
