@@ -2,6 +2,7 @@
 
 - `/demo/<slug>?…` shows only that demo, sized for an iframe (the page itself with `embed=1`);
   `present=1` adds the presentation look, `theme=` and `lang=` work as on the main page.
+- `/example/<slug>` is the sample file of a demo that takes an upload.
 - `/export/<slug>.html?…` is one self-contained HTML file of the demo at the link's parameters
   (demos/export.py); values a link cannot use fall back to their defaults, as on the page.
 """
@@ -9,14 +10,17 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
 from demos import all_demos
 from demos.export import export_html
 from demos.links import from_query
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # Exports render like the page does: at most this many at once, the rest wait a little and
 # are then told to retry (they do not pile up threads behind a slow render).
@@ -47,6 +51,15 @@ def add_routes(app: FastAPI) -> None:
         demo_or_404(slug)
         query = {**request.query_params, "demo": slug, "embed": "1"}
         return RedirectResponse("/?" + urlencode(query))
+
+    @app.get("/example/{slug}")
+    def example(slug: str) -> FileResponse:
+        """The sample upload a demo declares (a fixed file of the repository, never a user path)."""
+        demo = demo_or_404(slug)
+        if demo.upload is None or not demo.upload.example:
+            raise HTTPException(status_code=404, detail=f"{slug}: no example file")
+        path = ROOT / demo.upload.example
+        return FileResponse(path, filename=path.name)
 
     @app.get("/export/{name}")
     def export(name: str, request: Request) -> HTMLResponse:

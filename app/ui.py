@@ -39,9 +39,10 @@ UI = {
         "bar always holds a link to what you see.",
         "每个演示运行的都是真实算法。点选任意一个即可打开；地址栏里始终是当前所见内容的链接。",
     ),
-    "copy": Text("🔗 Copy link", "🔗 复制链接"),
+    "copy": Text("Copy link", "复制链接"),
+    "example": Text("Download an example file.", "下载示例文件。"),
     "copied": Text("Copied ✓", "已复制 ✓"),
-    "download": Text("⬇ Download as HTML", "⬇ 下载为 HTML"),
+    "download": Text("Download as HTML", "下载为 HTML"),
     "tagline": Text(
         "Move a control and the real algorithm runs again.",
         "拖动任意控件，真实的算法会立即重新运行。",
@@ -169,7 +170,7 @@ class DemoView:
                         elem_id=f"{demo.slug}-preset",
                     )
                     self.controls = [_control(c, demo.slug) for c in demo.controls]
-                    self.upload = getattr(demo, "upload", None)  # demos.base.Upload | None
+                    self.upload = demo.upload
                     self.data = gr.State(None)  # what the demo's `load` made of the upload
                     if self.upload is not None:
                         self.file = gr.File(
@@ -180,7 +181,7 @@ class DemoView:
                             elem_id=f"{demo.slug}-upload",
                         )
                         self.upload_help = gr.Markdown(
-                            self.upload.help.en, elem_id=f"{demo.slug}-upload-help"
+                            self._upload_help("en"), elem_id=f"{demo.slug}-upload-help"
                         )
                     with gr.Row(elem_classes=["demo-actions"]):
                         self.copy = gr.Button(
@@ -213,6 +214,12 @@ class DemoView:
     def inputs(self) -> list[gr.components.Component]:
         """What a render of this demo reads: its controls, then the uploaded data if any."""
         return [*self.controls, self.data] if self.upload is not None else list(self.controls)
+
+    def _upload_help(self, lang: str) -> str:
+        text = self.upload.help(lang)
+        if self.upload.example:
+            text += f" [{UI['example'](lang)}](example/{self.demo.slug})"
+        return text
 
     def load_file(self, path: Any) -> Any:
         """The upload's data for the demo; the file is read once, size-checked, then deleted."""
@@ -290,7 +297,7 @@ class DemoView:
             _actions(self.demo.slug, lang),
             _about(self.demo, lang),
             *(
-                [gr.update(label=self.upload.label(lang)), self.upload.help(lang)]
+                [gr.update(label=self.upload.label(lang)), self._upload_help(lang)]
                 if self.upload is not None
                 else []
             ),

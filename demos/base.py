@@ -204,6 +204,7 @@ class Upload:
     max_bytes: int  # at most 1_000_000 (the app's cap)
     suffixes: tuple[str, ...]  # e.g. (".json",)
     load: Callable[[bytes], Any]  # parse + schema-check; raises ParamsError with a one-line message
+    example: str = ""  # a sample file, relative to the repository root, offered for download
 
 
 @dataclass(frozen=True)

@@ -329,6 +329,7 @@ UPLOAD = Upload(
     max_bytes=1_000_000,
     suffixes=(".json",),
     load=load_coco_file,
+    example="assets/coco_sample.json",
 )
 
 
