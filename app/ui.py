@@ -278,7 +278,7 @@ class DemoView:
         return self._render(values, _lang(lang), _theme(theme))
 
     def apply_preset(self, name: Any) -> list:
-        preset = self.demo.presets.get(name)
+        preset = self.demo.presets.get(name) if isinstance(name, str) else None
         if preset is None:
             return [gr.skip() for _ in self.controls]
         return [gr.update(value=getattr(preset, field)) for field in self.demo.fields]
