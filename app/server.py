@@ -96,7 +96,9 @@ def create_app() -> FastAPI:
     blocks = build()
     # PLAYGROUND_QUEUE_SIZE: a smaller queue for tests that fill it.
     queue_size = int(os.environ.get("PLAYGROUND_QUEUE_SIZE", QUEUE_SIZE))
-    blocks.queue(default_concurrency_limit=RENDER_CONCURRENCY, max_size=queue_size)
+    # api_open=False: the direct routes (/gradio_api/run|api/<name>) would run any event,
+    # picked by fn_index, beside the queue and its bounds. (Gradio closes them on Spaces only.)
+    blocks.queue(default_concurrency_limit=RENDER_CONCURRENCY, max_size=queue_size, api_open=False)
     fields = {demo.slug: demo.fields for demo in all_demos}
     blocks.validate_inputs = checked_inputs(blocks.validate_inputs, fields)
     app.state.blocks = blocks  # for tests and tools that inspect the page

