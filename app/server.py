@@ -45,6 +45,10 @@ ASSETS = Path(__file__).resolve().parent.parent / "assets"
 # or one call whose values hold a 1 MB string: more is refused with 413 before it is read.
 MAX_BODY_BYTES = 2_000_000
 MAX_MESSAGE = 300  # characters of any refusal we write
+# Gradio keeps each session's last inputs and outputs in memory (up to a request body, 2 MB,
+# plus the figures) and drops sessions only past a capacity of 10_000: several GB. A browser
+# tab is one session; 256 of them is a large class, and about 0.5 GB at the very worst.
+SESSION_CAPACITY = 256
 RETRY_AFTER_S = 2
 
 # What Starlette's body limit raises once its 413 is sent (FastAPI lets them pass the same way).
@@ -101,6 +105,8 @@ def create_app() -> FastAPI:
     blocks.queue(default_concurrency_limit=RENDER_CONCURRENCY, max_size=queue_size, api_open=False)
     fields = {demo.slug: demo.fields for demo in all_demos}
     blocks.validate_inputs = checked_inputs(blocks.validate_inputs, fields)
+    blocks.state_session_capacity = SESSION_CAPACITY  # read when the app is mounted
+    blocks.process_api = forgetting_single_use_sessions(blocks.process_api, blocks)
     app.state.blocks = blocks  # for tests and tools that inspect the page
     app.add_middleware(Guard, public=set(fields))
     app = gr.mount_gradio_app(
@@ -164,6 +170,29 @@ def checked_inputs(
         gradio_check(block_fn, inputs)
 
     return validate_inputs
+
+
+def forgetting_single_use_sessions(process_api: Callable, blocks: gr.Blocks) -> Callable:
+    """Blocks.process_api, then the session dropped if it was made for this one call.
+
+    A call by name (`/gradio_api/call/<slug>`, gradio_client) brings no session: Gradio makes
+    one named after the event and keeps it, with the call's values, until 10_000 newer ones
+    push it out (SESSION_CAPACITY). Dropped at once, such calls neither hold memory nor push
+    out the sessions of open pages.
+    """
+
+    async def process_api_once(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await process_api(*args, **kwargs)
+        finally:
+            session = kwargs.get("session_hash")
+            if session is not None and session == kwargs.get("event_id"):
+                holder = blocks.state_holder
+                with holder.lock:
+                    holder.session_data.pop(session, None)
+                    holder.time_last_used.pop(session, None)
+
+    return process_api_once
 
 
 def file_paths(value: Any) -> list[Any]:

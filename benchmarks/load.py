@@ -149,17 +149,23 @@ def rss_mb(pid: int | None) -> float | None:
     return None
 
 
-def app_pid() -> int | None:
-    """The `python -m app` child of this process (started by `serving`)."""
+def app_pid(url: str) -> int | None:
+    """The `python -m app` child of this process (started by `serving`) serving `url`."""
+    port = url.rstrip("/").rsplit(":", 1)[-1].encode()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
             command = (entry / "cmdline").read_bytes().split(b"\0")
+            environment = (entry / "environ").read_bytes().split(b"\0")
         except (OSError, IndexError, ValueError):
             continue
-        if parent == os.getpid() and command[1:3] == [b"-m", b"app"]:
+        if (
+            parent == os.getpid()
+            and command[1:3] == [b"-m", b"app"]
+            and b"GRADIO_SERVER_PORT=" + port in environment
+        ):
             return int(entry.name)
     return None
 
@@ -291,7 +297,7 @@ def main() -> None:
         result, cold_start = run(args.url, mix, args.clients, args.seconds, None, args.seed), None
     else:
         with serving() as (url, cold_start):
-            result = run(url, mix, args.clients, args.seconds, app_pid(), args.seed)
+            result = run(url, mix, args.clients, args.seconds, app_pid(url), args.seed)
     section = report(result, cold_start, load)
     print(section)
     if not args.no_write:

@@ -29,7 +29,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.process import AppStartError, serving
-from benchmarks.load import call_endpoint
+from benchmarks.load import app_pid, call_endpoint, rss_mb
 from demos import all_demos
 from demos.base import ParamsError
 
@@ -392,6 +392,21 @@ def test_file_references_in_values_are_refused_before_any_copy(server: Server, s
     assert sorted(server.uploads.rglob("*")) == before
     assert_serves(server, demo)
     assert_log_clean(server, offset, max_lines=0)
+
+
+def test_calls_by_name_leave_nothing_behind(server: Server) -> None:
+    """Gradio keeps a session's inputs in memory; a call by name brings no session, so each
+    made one (1 MB here) until 10_000 had piled up. Now dropped with the call: a second 100
+    such calls grows the server by far less than their 100 MB."""
+    pid = app_pid(server.url)
+    assert pid is not None
+    demo = DEMOS[SLUGS[0]]
+    big = [(demo.slug, body(with_value(demo, demo.fields[0], MB_STRING)))]
+    raw_batch(server, big * 100)  # the allocator grows to what 16 calls at once need
+    before = rss_mb(pid)
+    answers = raw_batch(server, big * 100)
+    assert {outcome for outcome, _ in answers} == {"error"}
+    assert rss_mb(pid) - before < 40, (before, rss_mb(pid))
 
 
 # --- hypothesis: the API agrees with the in-process validation on any JSON --------------------------

@@ -256,14 +256,16 @@ def test_uploaded_names_never_become_paths(app_url: str) -> None:
 
 def test_the_built_app_keeps_its_guards() -> None:
     """Settings a refactoring could drop silently: the upload cache is cleaned every 10
-    minutes, files are capped at 1 MB and bodies at 2 MB, and Gradio's check that a request
-    names only uploaded files is on (mounting, unlike launch(), leaves it off)."""
+    minutes, files are capped at 1 MB and bodies at 2 MB, Gradio's check that a request
+    names only uploaded files is on (mounting, unlike launch(), leaves it off), and the
+    sessions kept in memory are bounded."""
     app = app_server.create_app()
     blocks = app.state.blocks
     assert blocks.delete_cache == (600, 600)
     assert blocks.max_file_size == 1024 * 1024
     assert app.max_body_size == app_server.MAX_BODY_BYTES <= 2_000_000
     assert blocks.has_launched is True
+    assert blocks.state_holder.capacity == app_server.SESSION_CAPACITY <= 1000
 
 
 @pytest.fixture
