@@ -213,6 +213,10 @@ async def run_async(
         "rss_start_mb": samples[0] if samples else None,
         "rss_end_mb": samples[-1] if samples else None,
         "rss_max_mb": max(samples) if samples else None,
+        # At each quarter of the run: growth that goes on shows here, a plateau too.
+        "rss_quarters_mb": [samples[len(samples) * q // 4 - 1] for q in (1, 2, 3, 4)]
+        if len(samples) >= 4
+        else [],
         "requests_in_mix": sum(len(calls) for calls in mix.values()),
     }
 
@@ -236,10 +240,10 @@ def report(result: dict, cold_start: float | None, load: tuple[float, float, flo
     from app.ui import QUEUE_SIZE, RENDER_CONCURRENCY
 
     throughput = result["served"] / result["elapsed_s"]
+    quarters = " / ".join(f"{value:.0f}" for value in result["rss_quarters_mb"])
     rss = (
-        f"Server RSS: {result['rss_start_mb']:.0f} MB after the warm-up, "
-        f"{result['rss_end_mb']:.0f} MB at the end, {result['rss_max_mb']:.0f} MB at most "
-        "(sampled every second)."
+        f"Server RSS: {result['rss_start_mb']:.0f} MB after the warm-up; {quarters} MB at "
+        f"each quarter of the run; {result['rss_max_mb']:.0f} MB at most (sampled every second)."
         if result["rss_start_mb"] is not None
         else "Server RSS: not measured (an app not started here)."
     )
@@ -265,6 +269,10 @@ def report(result: dict, cold_start: float | None, load: tuple[float, float, flo
         f"| {throughput:.1f} | {errors} | {result['busy']} "
         f"| {1000 * result['p50_s']:.0f} ms | {1000 * result['p95_s']:.0f} ms "
         f"| {1000 * result['p99_s']:.0f} ms | {goal} (0 errors, p95 ≤ {GOAL_P95_S:g} s) |",
+        "",
+        f"With no think time a client waits about clients ÷ throughput (Little's law): "
+        f"{result['clients']} ÷ {throughput:.1f} req/s = {result['clients'] / throughput:.1f} s; "
+        f"p95 ≤ {GOAL_P95_S:g} s needs {result['clients'] / GOAL_P95_S:.0f} req/s or fewer clients.",
         "",
         rss,
     ]
