@@ -24,6 +24,8 @@ import json
 import os
 import platform
 import random
+import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,7 +57,10 @@ class Tally:
     errors: dict[str, int] = field(default_factory=dict)
 
     def error(self, what: str) -> None:
-        self.errors[what] = self.errors.get(what, 0) + 1
+        """Count an error; its kind is the text up to the first " (" or ":"."""
+        kind = what.split(" (")[0].split(":")[0]
+        key = next((k for k in self.errors if k.split(" (")[0].split(":")[0] == kind), what)
+        self.errors[key] = self.errors.get(key, 0) + 1
 
     @property
     def error_count(self) -> int:
@@ -127,7 +132,9 @@ async def client_loop(
         try:
             outcome, data = await call(http, request)
         except httpx.HTTPError as error:
-            tally.error(f"{type(error).__name__}")
+            at = time.perf_counter() - deadline
+            tally.error(f"{type(error).__name__} (first {at:+.0f} s from the end): {error}"[:160])
+            await asyncio.sleep(0.5)  # no tight loop against a server that is not there
             continue
         if outcome == "busy":
             tally.busy += 1
@@ -304,8 +311,12 @@ def main() -> None:
     if args.url:
         result, cold_start = run(args.url, mix, args.clients, args.seconds, None, args.seed), None
     else:
-        with serving() as (url, cold_start):
-            result = run(url, mix, args.clients, args.seconds, app_pid(url), args.seed)
+        with tempfile.TemporaryDirectory() as folder:
+            log = Path(folder) / "server.log"
+            with serving(log) as (url, cold_start):
+                result = run(url, mix, args.clients, args.seconds, app_pid(url), args.seed)
+            if result["errors"]:
+                print(f"server log, last lines:\n{log.read_text()[-3000:]}", file=sys.stderr)
     section = report(result, cold_start, load)
     print(section)
     if not args.no_write:
