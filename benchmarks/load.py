@@ -27,6 +27,7 @@ import random
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -237,7 +238,18 @@ def run(
     seed: int = 0,
 ) -> dict:
     """Warm up, then `clients` closed loops for `seconds`; the figures as a dict."""
-    return asyncio.run(run_async(url, mix, clients, seconds, pid, seed))
+    return run_sync(run_async(url, mix, clients, seconds, pid, seed))
+
+
+def run_sync(coroutine: Any) -> Any:
+    """`asyncio.run`, in a thread of its own when this thread already runs an event loop
+    (Playwright's sync API leaves one running in pytest's thread)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def report(result: dict, cold_start: float | None, load: tuple[float, float, float]) -> str:

@@ -29,7 +29,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.process import AppStartError, serving
-from benchmarks.load import app_pid, call_endpoint, rss_mb
+from benchmarks.load import app_pid, call_endpoint, rss_mb, run_sync
 from demos import all_demos
 from demos.base import ParamsError
 
@@ -118,7 +118,7 @@ def raw_batch(server: Server, calls: list[tuple[str, bytes]]) -> list[tuple[str,
 
             return await asyncio.gather(*(one(s, b) for s, b in calls))
 
-    return asyncio.run(run())
+    return run_sync(run())
 
 
 def body(values: Any) -> bytes:

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from app.process import serving
-from benchmarks.load import call_endpoint, listen, request_mix, run
+from benchmarks.load import call_endpoint, listen, request_mix, run, run_sync
 from demos import all_demos
 
 SMOKE_CLIENTS = 8
@@ -62,7 +62,7 @@ def test_a_full_queue_answers_busy_retry_and_then_serves(
                 ]
                 return posts, await asyncio.gather(*accepted)
 
-        posts, finished = asyncio.run(burst())
+        posts, finished = run_sync(burst())
         statuses = [post.status_code for post in posts]
         assert set(statuses) == {200, 503}, statuses
         for post in posts:
@@ -71,7 +71,7 @@ def test_a_full_queue_answers_busy_retry_and_then_serves(
                 assert "retry" in post.json()["detail"]
                 assert int(post.headers["retry-after"]) > 0
         assert [outcome for outcome, _ in finished] == ["complete"] * len(finished)
-        assert asyncio.run(_one(url, heavy[0]))[0] == "complete"
+        assert run_sync(_one(url, heavy[0]))[0] == "complete"
     log = (tmp_path / "server.log").read_text()
     assert "Traceback" not in log, log[-2000:]
 
