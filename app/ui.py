@@ -258,7 +258,8 @@ class DemoView:
         """The public endpoint: inputs are the Params fields, named and in order."""
 
         def endpoint(*values: Any) -> list:
-            # Gradio itself refuses too few values and drops extra ones before this runs.
+            # A wrong number of values never gets here: app.server.checked_inputs refuses it
+            # by name (Gradio would refuse too few without a word and drop extra ones).
             return self._render(values, "en", "light")
 
         endpoint.__name__ = self.demo.slug.replace("-", "_")
