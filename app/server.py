@@ -158,6 +158,10 @@ def checked_inputs(
             name = block_fn.api_name or block_fn.name or "this event"
             raise gr.Error(count_message(name, names, len(inputs)), print_exception=False)
         for index, value in enumerate(inputs):
+            component = block_fn.inputs[index] if index < len(block_fn.inputs) else None
+            if isinstance(component, gr.File) and value is not None and not file_paths(value):
+                # Gradio would validate it as FileData and log a traceback: refuse it here.
+                raise gr.Error("file: please upload a file", print_exception=False)
             if not all(map(uploaded, file_paths(value))):
                 name = names[index] if names and index < len(names) else f"input {index}"
                 raise gr.Error(

@@ -12,9 +12,11 @@ import contextlib
 import inspect
 import json
 import os
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
+import gradio.utils
 from gradio.components.plot import PlotData
 
 from demos import SECTIONS, Demo, ParamsError, all_demos
@@ -49,6 +51,14 @@ UI = {
     ),
 }
 LANG_CHOICES = [("English", "en"), ("中文", "zh")]
+
+
+def _in_upload_folder(path: str) -> bool:
+    folder = Path(gradio.utils.get_upload_folder()).resolve()
+    try:
+        return "\0" not in path and Path(path).resolve().is_relative_to(folder)
+    except (OSError, ValueError):
+        return False
 
 
 def _lang(value: Any) -> str:
@@ -221,10 +231,19 @@ class DemoView:
             text += f" [{UI['example'](lang)}](example/{self.demo.slug})"
         return text
 
-    def load_file(self, path: Any) -> Any:
-        """The upload's data for the demo; the file is read once, size-checked, then deleted."""
-        if not path:
+    def load_file(self, value: Any) -> Any:
+        """The upload's data for the demo; the file is read once, size-checked, then deleted.
+
+        `value` is the File component's raw payload (preprocess is off, so junk sent to this
+        event reaches here instead of failing inside Gradio): None, or `{"path": ..., ...}`.
+        """
+        if not value:
             return None
+        path = value.get("path") if isinstance(value, dict) else None
+        # Only a file uploaded into Gradio's upload folder is read (and then deleted): never
+        # a path a request names.
+        if not isinstance(path, str) or not _in_upload_folder(path):
+            raise gr.Error("file: please upload a file", print_exception=False)
         try:
             size = os.path.getsize(path)
             if size > self.upload.max_bytes:
@@ -495,6 +514,7 @@ def build() -> gr.Blocks:
                     view.file,
                     view.data,
                     api_visibility="private",
+                    preprocess=False,
                     concurrency_id="render",
                     concurrency_limit=RENDER_CONCURRENCY,
                 ).success(

@@ -8,6 +8,7 @@ that the page asked nothing of any host but 127.0.0.1 (`requests_seen`, from tes
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import time
@@ -79,8 +80,18 @@ def figures_first(page: Any, slug: str) -> bool:
     return left or above
 
 
+def _plain(value: Any) -> Any:
+    """A trace array as given to Plotly: a pre-encoded `{dtype, bdata[, shape]}` decoded."""
+    if isinstance(value, dict) and {"dtype", "bdata"} <= set(value):
+        array = np.frombuffer(
+            base64.b64decode(value["bdata"]), dtype=np.dtype("<" + value["dtype"])
+        )
+        return array.astype(float)
+    return value
+
+
 def _flat(value: Any) -> np.ndarray:
-    array = np.asarray(value, dtype=object).ravel()
+    array = np.asarray(_plain(value), dtype=object).ravel()
     try:
         return array.astype(float)
     except (TypeError, ValueError):
