@@ -404,9 +404,10 @@ def test_calls_by_name_leave_nothing_behind(server: Server) -> None:
     big = [(demo.slug, body(with_value(demo, demo.fields[0], MB_STRING)))]
     raw_batch(server, big * 100)  # the allocator grows to what 16 calls at once need
     before = rss_mb(pid)
-    answers = raw_batch(server, big * 100)
-    assert {outcome for outcome, _ in answers} == {"error"}
-    assert rss_mb(pid) - before < 40, (before, rss_mb(pid))
+    for _ in range(2):  # kept sessions would add ~100 MB a batch; allocator noise is tens of MB
+        answers = raw_batch(server, big * 100)
+        assert {outcome for outcome, _ in answers} == {"error"}
+    assert (rss_mb(pid) - before) / 2 < 40, (before, rss_mb(pid))
 
 
 # --- hypothesis: the API agrees with the in-process validation on any JSON --------------------------
