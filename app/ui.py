@@ -12,6 +12,8 @@ import contextlib
 import inspect
 import json
 import os
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +76,38 @@ def _page_theme(query: dict) -> str:
     base = "dark" if (query.get("theme") or query.get("__theme")) == "dark" else "light"
     present = str(query.get("present", "")).lower() in ("1", "true", "yes")
     return f"{base}-present" if present else base
+
+
+class RenderCache:
+    """Recent renders, by (demo, params, language, theme): renders are pure, so an answer
+    for the same request can be served again. Bounded in entries and in bytes per entry (a
+    large figure is not kept), so it holds at most about MAX_ENTRIES × MAX_ENTRY_BYTES."""
+
+    MAX_ENTRIES = 128
+    MAX_ENTRY_BYTES = 256_000
+
+    def __init__(self) -> None:
+        self._entries: OrderedDict[tuple, tuple[list[str], str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> tuple[list[str], str] | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+            return entry
+
+    def put(self, key: tuple, figures: list[str], notes: str) -> None:
+        if sum(map(len, figures)) + len(notes) > self.MAX_ENTRY_BYTES:
+            return
+        with self._lock:
+            self._entries[key] = (figures, notes)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.MAX_ENTRIES:
+                self._entries.popitem(last=False)
+
+
+RENDERS = RenderCache()
 
 
 def plot_payload(figure: Any, theme: str) -> PlotData:
@@ -269,9 +303,17 @@ class DemoView:
             params = self.demo.parse(dict(zip(self.demo.fields, values, strict=True)))
         except ParamsError as error:
             raise gr.Error(str(error), print_exception=False) from None
-        extra = {"data": data} if self.upload is not None else {}
-        rendered = self.demo.render(params, lang=lang, **extra)
-        return [*(plot_payload(f, theme) for f in rendered.figures), rendered.notes]
+        if data is not None:  # an upload's evaluation is not cached
+            rendered = self.demo.render(params, lang=lang, data=data)
+            return [*(plot_payload(f, theme) for f in rendered.figures), rendered.notes]
+        key = (self.demo.slug, params.model_dump_json(), lang, theme)
+        cached = RENDERS.get(key)
+        if cached is None:
+            rendered = self.demo.render(params, lang=lang)
+            cached = ([figure_json(f, theme) for f in rendered.figures], rendered.notes)
+            RENDERS.put(key, *cached)
+        figures, notes = cached
+        return [*(PlotData(type="plotly", plot=figure) for figure in figures), notes]
 
     def api_handler(self):
         """The public endpoint: inputs are the Params fields, named and in order."""
