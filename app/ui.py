@@ -536,19 +536,28 @@ def build() -> gr.Blocks:
         all_outputs = [output for view in views for output in view.outputs]
 
         single_render = {k: v for k, v in render_options.items() if k != "trigger_mode"}
+        # After a tab switch, a language switch or the page load: the visible demo, if needed.
+        render_shown = {
+            "fn": render_current,
+            "inputs": [current, shown, lang, theme, *all_inputs],
+            "outputs": [shown, *all_outputs],
+            "api_visibility": "private",
+            **single_render,
+        }
 
         for view in views:
             # Renders follow the learner's input; a preset or a link sets several controls at
             # once and renders once, after all of them are set (a render per control could
             # finish out of order and leave stale figures under the new controls).
-            gr.on(
-                [control.input for control in view.controls],
-                view.ui_handler,
-                [lang, theme, *view.inputs],
-                view.outputs,
-                api_visibility="private",
+            # The UI's render of this demo, the same whatever starts it.
+            render_view = {
+                "fn": view.ui_handler,
+                "inputs": [lang, theme, *view.inputs],
+                "outputs": view.outputs,
+                "api_visibility": "private",
                 **render_options,
-            )
+            }
+            gr.on([control.input for control in view.controls], **render_view)
             if view.upload is not None:
                 gr.on(
                     [view.file.upload, view.file.clear],
@@ -559,13 +568,7 @@ def build() -> gr.Blocks:
                     preprocess=False,
                     concurrency_id="render",
                     concurrency_limit=RENDER_CONCURRENCY,
-                ).success(
-                    view.ui_handler,
-                    [lang, theme, *view.inputs],
-                    view.outputs,
-                    api_visibility="private",
-                    **render_options,
-                )
+                ).success(**render_view)
             view.api_trigger.click(
                 view.api_handler(),
                 view.controls,
@@ -604,23 +607,11 @@ def build() -> gr.Blocks:
                 view.controls,
                 api_visibility="private",
                 preprocess=False,
-            ).then(
-                view.ui_handler,
-                [lang, theme, *view.inputs],
-                view.outputs,
-                api_visibility="private",
-                **render_options,
-            )
+            ).then(**render_view)
             view.tab.select(None, view.controls, None, js=_sync_js(view.demo))
             view.tab.select(
                 lambda slug=view.demo.slug: slug, None, current, api_visibility="private"
-            ).then(
-                render_current,
-                [current, shown, lang, theme, *all_inputs],
-                [shown, *all_outputs],
-                api_visibility="private",
-                **single_render,
-            )
+            ).then(**render_shown)
 
         def relabel_all(lang_value: Any) -> list:
             lang_value = _lang(lang_value)
@@ -660,13 +651,7 @@ def build() -> gr.Blocks:
         )
         lang_radio.change(
             relabel_all, lang_radio, relabel_outputs, api_visibility="private", preprocess=False
-        ).then(
-            render_current,
-            [current, shown, lang, theme, *all_inputs],
-            [shown, *all_outputs],
-            api_visibility="private",
-            **single_render,
-        )
+        ).then(**render_shown)
 
         def on_load(request: gr.Request, shown_value: dict) -> list:
             query = dict(request.query_params) if request is not None else {}
@@ -712,11 +697,5 @@ def build() -> gr.Blocks:
                 *(c for view in views for c in [*view.controls, view.link_note]),
             ],
             api_visibility="private",
-        ).then(
-            render_current,
-            [current, shown, lang, theme, *all_inputs],
-            [shown, *all_outputs],
-            api_visibility="private",
-            **single_render,
-        ).then(None, None, None, js=READY_JS)
+        ).then(**render_shown).then(None, None, None, js=READY_JS)
     return blocks

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from core import activations as act
 from demos.base import PARAMS_CONFIG, Demo, Rendered, Source, Text, param
-from demos.theme import COLORWAY
+from demos.theme import COLORWAY, caption
 
 Function = Literal[
     "step",
@@ -374,19 +374,7 @@ def _depth(
             "Not drawn (the gradient is 0 or overflowed, a log axis cannot show it): ",
             "未画出（梯度为 0 或溢出，对数坐标无法显示）：",
         )
-        annotations.append(
-            {
-                "text": note(lang) + ", ".join(hidden),
-                "xref": "paper",
-                "yref": "paper",
-                "x": 0,
-                "y": 1.0,
-                "xanchor": "left",
-                "yanchor": "bottom",
-                "showarrow": False,
-                "font": {"size": 12},
-            }
-        )
+        annotations.append(caption(note(lang) + ", ".join(hidden)))
     layout = {
         "title": {"text": title(lang)},
         "annotations": annotations,

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from core.optim.adam import adam_steps
 from core.trace import Trace
 from demos.base import PARAMS_CONFIG, Demo, Rendered, Source, Text, param
-from demos.theme import COLORWAY
+from demos.theme import COLORWAY, caption
 
 EPS = 1e-8  # Adam's ε, PyTorch's default
 GRID = 90  # contour grid points per axis
@@ -353,19 +353,7 @@ def _decay_figure(p: Params, history: dict, lang: str) -> go.Figure:
         )
     layout = {
         "title": {"text": title(lang)},
-        "annotations": [
-            {
-                "text": note(lang),
-                "xref": "paper",
-                "yref": "paper",
-                "x": 0,
-                "y": 1.0,
-                "xanchor": "left",
-                "yanchor": "bottom",
-                "showarrow": False,
-                "font": {"size": 12},
-            }
-        ],
+        "annotations": [caption(note(lang))],
         "xaxis": {"title": {"text": Text("step t", "步数 t")(lang)}},
         "yaxis": {
             "type": "log" if positive else "linear",

@@ -76,10 +76,9 @@ def export_html(
     lang: str = "en",
     theme: str = "light",
     link: str = "",
-    data: object = None,
 ) -> str:
     """The demo rendered at `params` as one HTML document; `link` leads back to the live page."""
-    rendered = demo.render(params, lang=lang, **({"data": data} if data is not None else {}))
+    rendered = demo.render(params, lang=lang)  # a link's parameters only: uploads stay out
     labels = {control.name: control.label(lang) for control in demo.controls}
     rows = "".join(
         f"<tr><td>{html.escape(labels[name])} <code>{html.escape(name)}</code></td>"

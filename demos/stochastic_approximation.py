@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from core.optim import stochastic_approximation as sa
 from core.trace import Trace
 from demos.base import PARAMS_CONFIG, Demo, Rendered, Source, Text, param
-from demos.theme import COLORWAY
+from demos.theme import COLORWAY, caption
 
 ROOT = 1.0  # w*: the mean of X, the root of g, the least-squares θ*
 TRACE_POINTS = 200  # points per drawn curve over k (the runs themselves take every step)
@@ -238,17 +238,12 @@ def _traces_figure(
             **({} if index == 0 else {"matches": "y", "showticklabels": False}),
         }
     annotations = [
-        {
-            "text": f"<b>{SCHEDULES[name](lang)}</b><br>a_k = {_formula(p, name)}",
-            "xref": f"x{'' if i == 0 else i + 1} domain",
-            "yref": "paper",
-            "x": 0.5,
-            "y": 1.0,
-            "xanchor": "center",
-            "yanchor": "bottom",
-            "showarrow": False,
-            "font": {"size": 12},
-        }
+        caption(
+            f"<b>{SCHEDULES[name](lang)}</b><br>a_k = {_formula(p, name)}",
+            x=0.5,
+            xref=f"x{'' if i == 0 else i + 1} domain",
+            xanchor="center",
+        )
         for i, name in enumerate(names)
     ]
     shapes = [

@@ -77,6 +77,30 @@ pio.templates.default = "playground_light"
 _TEMPLATE_JSON = {name: template.to_plotly_json() for name, template in TEMPLATES.items()}
 
 
+def caption(
+    text: str,
+    *,
+    x: float = 0.0,
+    y: float = 1.0,
+    xref: str = "paper",
+    yref: str = "paper",
+    xanchor: str = "left",
+    size: int = 12,
+) -> dict:
+    """A line of text just above a plot area (a subtitle, a panel's title), as an annotation."""
+    return {
+        "text": text,
+        "xref": xref,
+        "yref": yref,
+        "x": x,
+        "y": y,
+        "xanchor": xanchor,
+        "yanchor": "bottom",
+        "showarrow": False,
+        "font": {"size": size},
+    }
+
+
 def figure_json(figure: go.Figure, theme: str = "light") -> str:
     """The figure as Plotly JSON with the template of `theme` (arrays stay base64-encoded).
 

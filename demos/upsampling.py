@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from core.trace import Trace
 from core.vision import upsampling as up
 from demos.base import PARAMS_CONFIG, Demo, Rendered, Source, Text, param
-from demos.theme import COLORWAY
+from demos.theme import COLORWAY, caption
 
 IMAGE_SIZE = 128  # every bundled image is IMAGE_SIZE × IMAGE_SIZE, grey levels in [0, 1]
 PHOTO = Path(__file__).resolve().parents[1] / "assets" / "images" / "camera.png"
@@ -168,17 +168,13 @@ def panel_axes(count: int, gap: float = 0.04, titles: list[str] | None = None) -
         }
         if titles:
             layout["annotations"].append(
-                {
-                    "text": titles[i],
-                    "xref": f"x{suffix} domain",
-                    "yref": f"y{suffix} domain",
-                    "x": 0.5,
-                    "y": 1.0,
-                    "xanchor": "center",
-                    "yanchor": "bottom",
-                    "showarrow": False,
-                    "font": {"size": 12},
-                }
+                caption(
+                    titles[i],
+                    x=0.5,
+                    xref=f"x{suffix} domain",
+                    yref=f"y{suffix} domain",
+                    xanchor="center",
+                )
             )
     return layout
 
