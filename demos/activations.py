@@ -526,6 +526,7 @@ SwiGLU 的门是 SiLU，在 x < 0 时仍有斜率，所以它的死神经元曲�
 DEMO = Demo(
     slug="activations",
     section="training",
+    figures=3,
     title=Text("Activation functions", "激活函数"),
     summary=Text(
         "From the perceptron's step to SwiGLU: curves, slopes, dead units and vanishing gradients.",

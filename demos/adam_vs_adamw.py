@@ -553,6 +553,7 @@ AdamW 是当今训练大语言模型的默认优化器。
 DEMO = Demo(
     slug="adam-vs-adamw",
     section="training",
+    figures=3,
     title=Text("Adam vs AdamW", "Adam 与 AdamW"),
     summary=Text(
         "Weight decay inside the gradient (L2) or decoupled from it: trajectories, effective decay, m̂ and v̂.",

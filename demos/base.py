@@ -223,6 +223,9 @@ class Demo:
     explanation: Text
     _controls: list[Control] = field(default_factory=list, repr=False)
     upload: Upload | None = None  # data given to render_fn: what upload.load returned, or None
+    # How many figures `render` returns (always the same number): the app lays out that many
+    # plots before anything renders. None: counted by one render at the defaults when needed.
+    figures: int | None = None
 
     def __post_init__(self) -> None:
         if self.slug not in CATALOGUE:
@@ -233,11 +236,19 @@ class Demo:
             raise ValueError(f"{self.slug}: every preset needs a title in both languages")
         if self.upload is not None and not 0 < self.upload.max_bytes <= MAX_UPLOAD_BYTES:
             raise ValueError(f"{self.slug}: upload.max_bytes must be in 1..{MAX_UPLOAD_BYTES}")
+        if self.figures is not None and self.figures < 1:
+            raise ValueError(f"{self.slug}: figures must be at least 1")
         self._controls.extend(controls(self.Params))
 
     @property
     def controls(self) -> list[Control]:
         return self._controls
+
+    def figure_count(self) -> int:
+        """The number of figures `render` returns: declared, or counted once at the defaults."""
+        if self.figures is None:
+            object.__setattr__(self, "figures", len(self.render().figures))
+        return self.figures
 
     @property
     def fields(self) -> list[str]:

@@ -1183,6 +1183,7 @@ HBM 写入更少，不同查询分块之间的工作也相互独立。切换“�
 DEMO = Demo(
     slug="flash-attention",
     section="attention",
+    figures=3,
     title=Text("FlashAttention, tile by tile", "逐块看懂 FlashAttention"),
     summary=Text(
         "Exact attention without the N×N matrix: online softmax over tiles, causal skipping, "

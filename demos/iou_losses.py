@@ -669,6 +669,7 @@ by η·(2 − IoU)·gradient, the gradient being the exact derivative of torchvi
 DEMO = Demo(
     slug="iou-losses",
     section="vision",
+    figures=3,
     title=Text("IoU, GIoU, DIoU, CIoU", "IoU、GIoU、DIoU 与 CIoU"),
     summary=Text(
         "Two boxes, four overlap measures: where 1 − IoU has no gradient, and how each loss moves a box.",

@@ -861,6 +861,7 @@ Zheng 等，2020，DIoU/CIoU）训练的正是这些阈值所评判的框。
 DEMO = Demo(
     slug="map",
     section="vision",
+    figures=4,
     title=Text("Mean average precision (mAP)", "平均精度均值（mAP）"),
     summary=Text(
         "Ranked detections → TP/FP table → PR curve → VOC 11-point, all-point and COCO 101-point AP.",

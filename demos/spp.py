@@ -407,6 +407,7 @@ SPP-net 让同一个网络可以用多种尺寸的图像训练；在目标检测
 DEMO = Demo(
     slug="spp",
     section="vision",
+    figures=2,
     title=Text("Spatial pyramid pooling", "空间金字塔池化"),
     summary=Text(
         "Any feature-map size in, one fixed-length vector out: the bins of each pyramid level.",

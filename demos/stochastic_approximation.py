@@ -594,6 +594,7 @@ xₖ(xₖθₖ − yₖ) 就是对它的一次带噪声观测，而 SGD 的更�
 DEMO = Demo(
     slug="stochastic-approximation",
     section="training",
+    figures=3,
     title=Text("Stochastic approximation", "随机近似"),
     summary=Text(
         "Robbins–Monro: the incremental mean, step-size schedules and SGD, over many seeds.",

@@ -925,6 +925,7 @@ and Checkerboard Artifacts》）。他们的办法是*先缩放再卷积*：先�
 DEMO = Demo(
     slug="upsampling",
     section="vision",
+    figures=4,
     title=Text("Upsampling", "上采样"),
     summary=Text(
         "Nearest, bilinear, bicubic, transposed convolution, PixelShuffle and max-unpooling: "
