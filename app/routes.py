@@ -1,7 +1,8 @@
-"""Plain HTTP routes beside the Gradio page: the embed page of a demo and its HTML export.
+"""Plain HTTP routes beside the Gradio pages: the gallery, previews, examples and exports.
 
-- `/demo/<slug>?…` shows only that demo, sized for an iframe (the page itself with `embed=1`);
-  `present=1` adds the presentation look, `theme=` and `lang=` work as on the main page.
+- `/` is the gallery (app/gallery.py); `?lang=zh`, `?theme=dark`. An old link to a demo,
+  `/?demo=<slug>&…`, is redirected to `/demo/<slug>?…` (the page itself is app/server.py's).
+- `/previews/<slug>.<light|dark>.webp` is a card's picture (assets/previews/).
 - `/example/<slug>` is the sample file of a demo that takes an upload.
 - `/export/<slug>.html?…` is one self-contained HTML file of the demo at the link's parameters
   (demos/export.py); values a link cannot use fall back to their defaults, as on the page.
@@ -16,7 +17,8 @@ from urllib.parse import urlencode
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
-from demos import all_demos
+from app.gallery import PREVIEWS, gallery_html, preview_name
+from demos import Demo
 from demos.export import export_html
 from demos.links import from_query
 
@@ -37,8 +39,8 @@ def _origin(request: Request) -> str:
     return f"{scheme}://{host}"
 
 
-def add_routes(app: FastAPI) -> None:
-    by_slug = {demo.slug: demo for demo in all_demos}
+def add_routes(app: FastAPI, demos: list[Demo]) -> None:
+    by_slug = {demo.slug: demo for demo in demos}
 
     def demo_or_404(slug: str):
         demo = by_slug.get(slug)
@@ -46,11 +48,27 @@ def add_routes(app: FastAPI) -> None:
             raise HTTPException(status_code=404, detail=f"no demo {slug[:60]!r}")
         return demo
 
-    @app.get("/demo/{slug}")
-    def demo_page(slug: str, request: Request) -> RedirectResponse:
-        demo_or_404(slug)
-        query = {**request.query_params, "demo": slug, "embed": "1"}
-        return RedirectResponse("/?" + urlencode(query))
+    @app.get("/", response_model=None)
+    def gallery(request: Request) -> HTMLResponse | RedirectResponse:
+        query = dict(request.query_params)
+        slug = query.pop("demo", "")
+        if slug in by_slug:  # an old link: the demo's own page, same parameters
+            query.pop("embed", None)
+            rest = f"?{urlencode(query)}" if query else ""
+            return RedirectResponse(f"/demo/{slug}{rest}", status_code=307)
+        theme = query.get("theme") or query.get("__theme") or "light"
+        return HTMLResponse(gallery_html(query.get("lang", "en"), theme))
+
+    @app.get("/previews/{name}")
+    def preview(name: str) -> FileResponse:
+        """A card's picture: only the names the gallery uses, from assets/previews/."""
+        slug, _, theme = name.removesuffix(".webp").rpartition(".")
+        if slug not in by_slug or name != preview_name(slug, theme):
+            raise HTTPException(status_code=404, detail="no such preview")
+        path = PREVIEWS / name
+        if not path.is_file():
+            raise HTTPException(status_code=404, detail="no such preview")
+        return FileResponse(path, headers={"Cache-Control": "public, max-age=3600"})
 
     @app.get("/example/{slug}")
     def example(slug: str) -> FileResponse:
@@ -70,7 +88,9 @@ def add_routes(app: FastAPI) -> None:
         theme = "dark" if query.get("theme") == "dark" else "light"
         params, _ = from_query(demo, query, lang)
         link_query = {key: value for key, value in query.items() if key not in {"embed", "present"}}
-        link = f"{_origin(request)}/?{urlencode({**link_query, 'demo': slug})}"
+        link_query.pop("demo", None)
+        rest = f"?{urlencode(link_query)}" if link_query else ""
+        link = f"{_origin(request)}/demo/{slug}{rest}"
         if not EXPORT_SLOTS.acquire(timeout=EXPORT_WAIT_S):
             raise HTTPException(status_code=503, detail="busy: please retry in a moment")
         try:

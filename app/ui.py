@@ -1,14 +1,20 @@
-"""The page: one tab per demo, grouped by section, every control generated from `Params`.
+"""The pages: one Gradio Blocks per demo (built on its first request), and one for the API.
 
-Per demo there are two events on the same render: the UI's (private; it also takes the page's
-language and theme) and the public API endpoint `/<slug>`, whose inputs are exactly the
-`Params` fields in declaration order. Both share one concurrency group, so at most
-`RENDER_CONCURRENCY` renders run at once whatever the mix of demos and clients.
+A demo's page (`/demo/<slug>`) holds only that demo: its controls generated from `Params`, its
+plots, its text, and a navigation bar of plain links to the others. Nothing is drawn before
+the page's query is read: the load event sets the controls, the labels and the figures for the
+link (demo parameters, `lang`, `theme`, `present`) in one answer, so a link never shows the
+defaults first.
+
+The API Blocks (mounted at `/`) holds one public endpoint per demo, `/<slug>`, whose inputs are
+exactly the `Params` fields in declaration order. It draws nothing and renders nothing when
+built: it needs only each demo's `figures` count.
 """
 
 from __future__ import annotations
 
 import contextlib
+import html
 import inspect
 import json
 import os
@@ -16,6 +22,7 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import gradio as gr
 import gradio.utils
@@ -27,7 +34,9 @@ from demos.links import PAGE_KEYS, from_query, notes_markdown
 from demos.theme import figure_json
 
 RENDER_CONCURRENCY = 2  # the target machine has 2 cores; more only adds contention
-QUEUE_SIZE = 64  # requests waiting beyond this are refused with "queue is full"
+QUEUE_SIZE = 64  # requests waiting beyond this (per page) are refused with "busy"
+# Every page has its own queue; this bounds the renders running at once across all of them.
+RENDER_SLOTS = threading.BoundedSemaphore(RENDER_CONCURRENCY)
 
 UI = {
     "language": Text("Language", "语言"),
@@ -35,32 +44,15 @@ UI = {
     "preset_info": Text("A parameter set that tells one story", "展示一个现象的参数组合"),
     "explanation": Text("What is going on", "原理解读"),
     "sources": Text("Papers and sources", "论文与来源"),
-    "numbers": Text("Numbers", "数值"),
     "heading": Text("ML explainers playground", "机器学习图解实验场"),
-    "overview": Text("Overview", "总览"),
-    "overview_intro": Text(
-        "Every demo runs the real algorithm. Pick one; each link below opens it, and the address "
-        "bar always holds a link to what you see.",
-        "每个演示运行的都是真实算法。点选任意一个即可打开；地址栏里始终是当前所见内容的链接。",
-    ),
+    "all_demos": Text("All demos", "全部演示"),
     "copy": Text("Copy link", "复制链接"),
     "example": Text("Download an example file.", "下载示例文件。"),
     "copied": Text("Copied ✓", "已复制 ✓"),
     "download": Text("Download as HTML", "下载为 HTML"),
-    "tagline": Text(
-        "Move a control and the real algorithm runs again.",
-        "拖动任意控件，真实的算法会立即重新运行。",
-    ),
+    "nav": Text("Demos by section", "按分区浏览演示"),
 }
 LANG_CHOICES = [("English", "en"), ("中文", "zh")]
-
-
-def _in_upload_folder(path: str) -> bool:
-    folder = Path(gradio.utils.get_upload_folder()).resolve()
-    try:
-        return "\0" not in path and Path(path).resolve().is_relative_to(folder)
-    except (OSError, ValueError):
-        return False
 
 
 def _lang(value: Any) -> str:
@@ -72,10 +64,21 @@ def _theme(value: Any) -> str:
     return value if value in ("dark", "light-present", "dark-present") else "light"
 
 
-def _page_theme(query: dict) -> str:
+def _on(value: Any) -> bool:
+    return str(value or "").lower() in ("1", "true", "yes")
+
+
+def page_theme(query: dict) -> str:
     base = "dark" if (query.get("theme") or query.get("__theme")) == "dark" else "light"
-    present = str(query.get("present", "")).lower() in ("1", "true", "yes")
-    return f"{base}-present" if present else base
+    return f"{base}-present" if _on(query.get("present")) else base
+
+
+def _in_upload_folder(path: str) -> bool:
+    folder = Path(gradio.utils.get_upload_folder()).resolve()
+    try:
+        return "\0" not in path and Path(path).resolve().is_relative_to(folder)
+    except (OSError, ValueError):
+        return False
 
 
 class RenderCache:
@@ -110,16 +113,39 @@ class RenderCache:
 RENDERS = RenderCache()
 
 
-def plot_payload(figure: Any, theme: str) -> PlotData:
-    """Plotly JSON built once, handed to gr.Plot as is (no second serialisation)."""
-    return PlotData(type="plotly", plot=figure_json(figure, theme))
+def render_payloads(demo: Demo, params: Any, lang: str, theme: str, data: Any = None) -> list:
+    """The figures (as gr.Plot payloads) and notes of one render, from the cache when possible.
+
+    At most RENDER_CONCURRENCY renders run at once in the whole process."""
+    if data is not None:  # an upload's evaluation is not cached
+        with RENDER_SLOTS:
+            rendered = demo.render(params, lang=lang, data=data)
+        figures = [figure_json(figure, theme) for figure in rendered.figures]
+        return [*(PlotData(type="plotly", plot=f) for f in figures), rendered.notes]
+    key = (demo.slug, params.model_dump_json(), lang, theme)
+    cached = RENDERS.get(key)
+    if cached is None:
+        with RENDER_SLOTS:
+            rendered = demo.render(params, lang=lang)
+            cached = ([figure_json(f, theme) for f in rendered.figures], rendered.notes)
+        RENDERS.put(key, *cached)
+    figures, notes = cached
+    return [*(PlotData(type="plotly", plot=figure) for figure in figures), notes]
 
 
-def _control(control: Control, prefix: str) -> gr.components.Component:
+def parse_or_error(demo: Demo, values: Any) -> Any:
+    try:
+        return demo.parse(dict(zip(demo.fields, values, strict=True)))
+    except ParamsError as error:
+        raise gr.Error(str(error), print_exception=False) from None
+
+
+def _control(control: Control, prefix: str, visible: bool = True) -> gr.components.Component:
     common = {
         "label": control.label.en,
         "info": control.help.en or None,
         "elem_id": f"{prefix}-{control.name}",
+        "visible": visible,
     }
     choices = [(text.en, value) for value, text in control.choices]
     if control.kind == "slider":
@@ -137,18 +163,61 @@ def _control(control: Control, prefix: str) -> gr.components.Component:
         return gr.Radio(choices=choices, value=control.default, **common)
     if control.kind == "dropdown":
         return gr.Dropdown(choices=choices, value=control.default, **common)
+    if control.kind == "text":
+        return gr.Textbox(
+            value=control.default,
+            lines=1,
+            max_lines=1,
+            max_length=getattr(control, "max_length", None),
+            **common,
+        )
     return gr.CheckboxGroup(choices=choices, value=list(control.default), **common)
 
 
-def _relabel(control: Control, lang: str) -> dict:
+def _relabel(control: Control, lang: str, **values: Any) -> dict:
     update: dict[str, Any] = {"label": control.label(lang), "info": control.help(lang) or None}
     if control.choices:
         update["choices"] = [(text(lang), value) for value, text in control.choices]
-    return gr.update(**update)
+    return gr.update(**update, **values)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def page_query(lang: str, theme: str) -> str:
+    """The page keys a link to another page keeps: language and theme."""
+    query = {}
+    if lang == "zh":
+        query["lang"] = "zh"
+    if theme.startswith("dark"):
+        query["theme"] = "dark"
+    return ("?" + urlencode(query)) if query else ""
+
+
+def nav_html(current: str, lang: str, theme: str) -> str:
+    """Every live demo by section, as plain links; the current one marked."""
+    suffix = page_query(lang, theme)
+    parts = [
+        f'<nav class="demo-nav" aria-label="{html.escape(UI["nav"](lang))}">',
+        f'<a class="nav-home" href="/{suffix}">← {html.escape(UI["all_demos"](lang))}</a>',
+    ]
+    for key, demos in all_demos.sections():
+        parts.append(f'<div class="nav-section">{html.escape(SECTIONS[key](lang))}</div><ul>')
+        for demo in demos:
+            title = html.escape(demo.title(lang))
+            if demo.slug == current:
+                parts.append(f'<li><a class="current" aria-current="page">{title}</a></li>')
+            else:
+                parts.append(f'<li><a href="/demo/{demo.slug}{suffix}">{title}</a></li>')
+        parts.append("</ul>")
+    parts.append("</nav>")
+    return "".join(parts)
 
 
 def _header(demo: Demo, lang: str) -> str:
-    return f"## {demo.title(lang)}\n{demo.summary(lang)}"
+    section = SECTIONS[demo.section](lang)
+    return f"<span class='section-label'>{section}</span>\n\n## {demo.title(lang)}\n{demo.summary(lang)}"
 
 
 def _about(demo: Demo, lang: str) -> str:
@@ -159,29 +228,12 @@ def _about(demo: Demo, lang: str) -> str:
     )
 
 
-def overview(lang: str) -> str:
-    """The home tab: every live demo by section, with its summary and a link (from the registry)."""
-    parts = [UI["overview_intro"](lang)]
-    for key, demos in all_demos.sections():
-        parts.append(f"### {SECTIONS[key](lang)}")
-        suffix = "&lang=zh" if lang == "zh" else ""
-        parts.extend(
-            f"- [{demo.title(lang)}](?demo={demo.slug}{suffix}) — {demo.summary(lang)}"
-            for demo in demos
-        )
-    return "\n".join(parts)
-
-
 def _actions(slug: str, lang: str) -> str:
     """The export link; the page's script keeps its query equal to the address bar's."""
     return (
-        f'<a class="export-link" href="export/{slug}.html" download="{slug}.html" '
+        f'<a class="export-link" href="/export/{slug}.html" download="{slug}.html" '
         f'data-slug="{slug}">{UI["download"](lang)}</a>'
     )
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
 
 
 def _sync_js(demo: Demo) -> str:
@@ -189,236 +241,35 @@ def _sync_js(demo: Demo) -> str:
     defaults = [getattr(demo.Params(), name) for name in demo.fields]
     return (
         f"(...values) => {{ window.playgroundSync && window.playgroundSync("
-        f"{_json(demo.slug)}, {_json(demo.fields)}, {_json(defaults)}, values); return []; }}"
+        f"{_json(demo.fields)}, {_json(defaults)}, values); return []; }}"
     )
 
 
-class DemoView:
-    """The components of one demo's tab and the handlers that fill them."""
-
-    def __init__(self, demo: Demo) -> None:
-        self.demo = demo
-        self.initial = demo.render(lang="en")
-        with gr.Tab(demo.title.en, id=demo.slug, elem_id=f"tab-{demo.slug}") as self.tab:
-            self.header = gr.Markdown(_header(demo, "en"), elem_id=f"{demo.slug}-header")
-            self.link_note = gr.Markdown(
-                "", visible=False, elem_id=f"{demo.slug}-linknote", elem_classes=["link-note"]
-            )
-            with gr.Row(equal_height=False, elem_classes=["demo-row"]):
-                with gr.Column(scale=1, min_width=300, elem_classes=["controls-col"]):
-                    self.preset = gr.Dropdown(
-                        choices=self._preset_choices("en"),
-                        value=None,
-                        label=UI["preset"].en,
-                        info=UI["preset_info"].en,
-                        elem_id=f"{demo.slug}-preset",
-                    )
-                    self.controls = [_control(c, demo.slug) for c in demo.controls]
-                    self.upload = demo.upload
-                    self.data = gr.State(None)  # what the demo's `load` made of the upload
-                    if self.upload is not None:
-                        self.file = gr.File(
-                            label=self.upload.label.en,
-                            file_types=list(self.upload.suffixes),
-                            file_count="single",
-                            type="filepath",
-                            elem_id=f"{demo.slug}-upload",
-                        )
-                        self.upload_help = gr.Markdown(
-                            self._upload_help("en"), elem_id=f"{demo.slug}-upload-help"
-                        )
-                    with gr.Row(elem_classes=["demo-actions"]):
-                        self.copy = gr.Button(
-                            UI["copy"].en, size="sm", elem_id=f"{demo.slug}-copy", scale=0
-                        )
-                        self.export = gr.HTML(
-                            _actions(demo.slug, "en"), elem_id=f"{demo.slug}-export"
-                        )
-                with gr.Column(scale=3, min_width=480, elem_classes=["figures-col"]):
-                    self.plots = [
-                        gr.Plot(
-                            plot_payload(figure, "light"),
-                            label=f"figure {index + 1}",  # names the API's outputs
-                            show_label=False,
-                            elem_id=f"{demo.slug}-fig{index}",
-                        )
-                        for index, figure in enumerate(self.initial.figures)
-                    ]
-                    self.notes = gr.Markdown(
-                        self.initial.notes, label="notes", elem_id=f"{demo.slug}-notes"
-                    )
-            self.about = gr.Markdown(_about(demo, "en"), elem_id=f"{demo.slug}-about")
-            self.api_trigger = gr.Button(visible=False)
-
-    @property
-    def outputs(self) -> list[gr.components.Component]:
-        return [*self.plots, self.notes]
-
-    @property
-    def inputs(self) -> list[gr.components.Component]:
-        """What a render of this demo reads: its controls, then the uploaded data if any."""
-        return [*self.controls, self.data] if self.upload is not None else list(self.controls)
-
-    def _upload_help(self, lang: str) -> str:
-        text = self.upload.help(lang)
-        if self.upload.example:
-            text += f" [{UI['example'](lang)}](example/{self.demo.slug})"
-        return text
-
-    def load_file(self, value: Any) -> Any:
-        """The upload's data for the demo; the file is read once, size-checked, then deleted.
-
-        `value` is the File component's raw payload (preprocess is off, so junk sent to this
-        event reaches here instead of failing inside Gradio): None, or `{"path": ..., ...}`.
-        """
-        if not value:
-            return None
-        path = value.get("path") if isinstance(value, dict) else None
-        # Only a file uploaded into Gradio's upload folder is read (and then deleted): never
-        # a path a request names.
-        if not isinstance(path, str) or not _in_upload_folder(path):
-            raise gr.Error("file: please upload a file", print_exception=False)
-        try:
-            size = os.path.getsize(path)
-            if size > self.upload.max_bytes:
-                raise ParamsError(
-                    f"file: larger than {self.upload.max_bytes // 1000} KB ({size // 1000} KB)"
-                )
-            with open(path, "rb") as handle:
-                raw = handle.read(self.upload.max_bytes + 1)
-            return self.demo.load_upload(raw)
-        except ParamsError as error:
-            raise gr.Error(str(error), print_exception=False) from None
-        except OSError:
-            raise gr.Error("file: could not be read, please upload it again") from None
-        finally:
-            with contextlib.suppress(OSError):
-                os.remove(path)
-
-    def _preset_choices(self, lang: str) -> list[tuple[str, str]]:
-        return [(self.demo.preset_titles[name](lang), name) for name in self.demo.presets]
-
-    def _render(self, values: tuple, lang: str, theme: str, data: Any = None) -> list:
-        try:
-            params = self.demo.parse(dict(zip(self.demo.fields, values, strict=True)))
-        except ParamsError as error:
-            raise gr.Error(str(error), print_exception=False) from None
-        if data is not None:  # an upload's evaluation is not cached
-            rendered = self.demo.render(params, lang=lang, data=data)
-            return [*(plot_payload(f, theme) for f in rendered.figures), rendered.notes]
-        key = (self.demo.slug, params.model_dump_json(), lang, theme)
-        cached = RENDERS.get(key)
-        if cached is None:
-            rendered = self.demo.render(params, lang=lang)
-            cached = ([figure_json(f, theme) for f in rendered.figures], rendered.notes)
-            RENDERS.put(key, *cached)
-        figures, notes = cached
-        return [*(PlotData(type="plotly", plot=figure) for figure in figures), notes]
-
-    def api_handler(self):
-        """The public endpoint: inputs are the Params fields, named and in order."""
-
-        def endpoint(*values: Any) -> list:
-            # A wrong number of values never gets here: app.server.checked_inputs refuses it
-            # by name (Gradio would refuse too few without a word and drop extra ones).
-            return self._render(values, "en", "light")
-
-        endpoint.__name__ = self.demo.slug.replace("-", "_")
-        endpoint.__signature__ = inspect.Signature(
-            [
-                inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-                for name in self.demo.fields
-            ]
-        )
-        return endpoint
-
-    def ui_handler(self, lang: Any, theme: Any, *values: Any) -> list:
-        """UI renders: `values` are `self.inputs`' (controls, then the upload's data if any)."""
-        if self.upload is not None:
-            *values, data = values
-            return self._render(tuple(values), _lang(lang), _theme(theme), data)
-        return self._render(values, _lang(lang), _theme(theme))
-
-    def apply_preset(self, name: Any) -> list:
-        preset = self.demo.presets.get(name) if isinstance(name, str) else None
-        if preset is None:
-            return [gr.skip() for _ in self.controls]
-        return [gr.update(value=getattr(preset, field)) for field in self.demo.fields]
-
-    def relabel(self, lang: str) -> list:
-        return [
-            gr.update(label=self.demo.title(lang)),
-            _header(self.demo, lang),
-            gr.update(
-                label=UI["preset"](lang),
-                info=UI["preset_info"](lang),
-                choices=self._preset_choices(lang),
-            ),
-            *(_relabel(control, lang) for control in self.demo.controls),
-            gr.update(value=UI["copy"](lang)),
-            _actions(self.demo.slug, lang),
-            _about(self.demo, lang),
-            *(
-                [gr.update(label=self.upload.label(lang)), self._upload_help(lang)]
-                if self.upload is not None
-                else []
-            ),
-        ]
-
-    @property
-    def relabel_outputs(self) -> list:
-        return [
-            self.tab,
-            self.header,
-            self.preset,
-            *self.controls,
-            self.copy,
-            self.export,
-            self.about,
-            *([self.file, self.upload_help] if self.upload is not None else []),
-        ]
-
-    def from_link(self, query: dict, lang: str) -> tuple[list, Any, bool]:
-        """Control updates and the note for a link's query; and whether any control moves."""
-        params, notes = from_query(self.demo, query, lang)
-        defaults = self.demo.Params()
-        moved = params != defaults
-        updates = [
-            gr.update(value=getattr(params, name)) if moved else gr.skip()
-            for name in self.demo.fields
-        ]
-        note = notes_markdown(notes, lang)
-        return updates, gr.update(value=note, visible=bool(note)), moved
-
-
-# Runs once the load handler is done: installs the address-bar sync (demos/links.py's format),
-# turns it on, and marks the page as ready for tests and scripts.
+# Runs once the load answer is applied: installs the address-bar sync (demos/links.py's
+# format), turns it on, and marks the page as ready for tests and scripts.
 READY_JS = """
 () => {
   const PAGE_KEYS = __PAGE_KEYS__;
-  const encode = (v) => Array.isArray(v) ? v.join(',') : (typeof v === 'boolean' ? String(v) : String(v));
+  const encode = (v) => Array.isArray(v) ? v.join(',') : String(v);
   const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
   // Commas stay readable in lists (functions=gelu,silu); everything else is percent-encoded.
   const text_of = (query) => [...query].map(([k, v]) =>
     encodeURIComponent(k) + '=' + encodeURIComponent(v).replace(/%2C/gi, ',')).join('&');
   const write = (query) => {
+    query.delete('demo');
     const text = text_of(query);
     history.replaceState(null, '', window.location.pathname + (text ? '?' + text : ''));
     document.querySelectorAll('a.export-link').forEach((a) => {
       const q = new URLSearchParams(query);
-      if (q.get('demo') !== a.dataset.slug) {
-        for (const k of [...q.keys()]) if (!PAGE_KEYS.includes(k)) q.delete(k);
-        q.set('demo', a.dataset.slug);
-      }
       q.delete('embed'); q.delete('present');
-      a.href = 'export/' + a.dataset.slug + '.html?' + text_of(q);
+      const t = text_of(q);
+      a.href = '/export/' + a.dataset.slug + '.html' + (t ? '?' + t : '');
     });
   };
-  window.playgroundSync = (slug, fields, defaults, values) => {
+  window.playgroundSync = (fields, defaults, values) => {
     if (!window.__urlsync) return;
     const query = new URLSearchParams(window.location.search);
     for (const k of [...query.keys()]) if (!PAGE_KEYS.includes(k)) query.delete(k);
-    query.set('demo', slug);
     values.forEach((v, i) => { if (!same(v, defaults[i])) query.set(fields[i], encode(v)); });
     write(query);
   };
@@ -427,12 +278,6 @@ READY_JS = """
     const query = new URLSearchParams(window.location.search);
     if (lang === 'zh') query.set('lang', 'zh'); else query.delete('lang');
     document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
-    write(query);
-  };
-  window.playgroundOverview = () => {
-    if (!window.__urlsync) return;
-    const query = new URLSearchParams(window.location.search);
-    for (const k of [...query.keys()]) if (!PAGE_KEYS.includes(k) || k === 'demo') query.delete(k);
     write(query);
   };
   write(new URLSearchParams(window.location.search));
@@ -476,19 +321,16 @@ COPY_JS = """
 """
 
 
-def build() -> gr.Blocks:
-    """The whole playground as one Blocks (mounted by app.server)."""
-    views: list[DemoView] = []
-    section_tabs: dict[str, gr.Tab] = {}
-    inner_tabs: dict[str, gr.Tabs] = {}
-    with gr.Blocks(title=UI["heading"].en, delete_cache=(600, 600)) as blocks:
-        lang = gr.State("en")
-        theme = gr.State("light")
-        current = gr.State("")  # "" is the overview
-        shown = gr.State({demo.slug: ["en", "light"] for demo in all_demos})
-        with gr.Row(elem_id="topbar"):
-            heading = gr.Markdown(f"# {UI['heading'].en}\n{UI['tagline'].en}", elem_id="heading")
-            lang_radio = gr.Radio(
+class DemoPage:
+    """One demo's page: its components, and the handlers that fill them."""
+
+    def __init__(self, demo: Demo) -> None:
+        self.demo = demo
+        self.upload = demo.upload
+        slug = demo.slug
+        with gr.Row(elem_id="topbar", equal_height=False):
+            self.header = gr.Markdown(_header(demo, "en"), elem_id=f"{slug}-header")
+            self.lang_radio = gr.Radio(
                 LANG_CHOICES,
                 value="en",
                 label=UI["language"].en,
@@ -496,206 +338,296 @@ def build() -> gr.Blocks:
                 scale=0,
                 min_width=180,
             )
-        with gr.Tabs(elem_id="sections") as sections:
-            with gr.Tab(UI["overview"].en, id="overview", elem_id="section-overview") as home_tab:
-                home = gr.Markdown(overview("en"), elem_id="overview")
-            for key, demos in all_demos.sections():
-                with gr.Tab(SECTIONS[key].en, id=key, elem_id=f"section-{key}") as section_tab:
-                    section_tabs[key] = section_tab
-                    with gr.Tabs(elem_id=f"tabs-{key}") as inner_tabs[key]:
-                        views.extend(DemoView(demo) for demo in demos)
-
-        by_slug = {view.demo.slug: view for view in views}
-        render_options = {
-            "preprocess": False,
-            "concurrency_id": "render",
-            "concurrency_limit": RENDER_CONCURRENCY,
-            "trigger_mode": "always_last",
-        }
-
-        def render_current(
-            slug: str, shown: dict, lang_value: str, theme_value: str, *values: Any
-        ) -> list:
-            """Re-render the visible demo if its figures are in another language or theme.
-
-            `shown` maps each slug to the [lang, theme] its figures were last drawn in; the
-            figures built with the page are English and light, so a plain page load renders
-            nothing twice. Control changes always render (their own event).
-            """
-            results: list = []
-            for view in views:
-                if view.demo.slug == slug and shown.get(slug) != [lang_value, theme_value]:
-                    start = sum(len(v.inputs) for v in views[: views.index(view)])
-                    own = values[start : start + len(view.inputs)]
-                    results.extend(view.ui_handler(lang_value, theme_value, *own))
-                else:
-                    results.extend(gr.skip() for _ in view.outputs)
-            return [{**shown, slug: [lang_value, theme_value]}, *results]
-
-        all_inputs = [item for view in views for item in view.inputs]
-        all_outputs = [output for view in views for output in view.outputs]
-
-        single_render = {k: v for k, v in render_options.items() if k != "trigger_mode"}
-        # After a tab switch, a language switch or the page load: the visible demo, if needed.
-        render_shown = {
-            "fn": render_current,
-            "inputs": [current, shown, lang, theme, *all_inputs],
-            "outputs": [shown, *all_outputs],
-            "api_visibility": "private",
-            **single_render,
-        }
-
-        for view in views:
-            # Renders follow the learner's input; a preset or a link sets several controls at
-            # once and renders once, after all of them are set (a render per control could
-            # finish out of order and leave stale figures under the new controls).
-            # The UI's render of this demo, the same whatever starts it.
-            render_view = {
-                "fn": view.ui_handler,
-                "inputs": [lang, theme, *view.inputs],
-                "outputs": view.outputs,
-                "api_visibility": "private",
-                **render_options,
-            }
-            gr.on([control.input for control in view.controls], **render_view)
-            if view.upload is not None:
-                gr.on(
-                    [view.file.upload, view.file.clear],
-                    view.load_file,
-                    view.file,
-                    view.data,
-                    api_visibility="private",
-                    preprocess=False,
-                    concurrency_id="render",
-                    concurrency_limit=RENDER_CONCURRENCY,
-                ).success(**render_view)
-            view.api_trigger.click(
-                view.api_handler(),
-                view.controls,
-                view.outputs,
-                api_name=view.demo.slug,
-                **render_options,
-            )
-            gr.on(
-                [control.change for control in view.controls],
-                None,
-                view.controls,
-                None,
-                js=_sync_js(view.demo),
-                api_visibility="private",
-            )
-            view.copy.click(
-                None,
-                None,
-                None,
-                js=COPY_JS.replace("__ID__", f"{view.demo.slug}-copy")
-                .replace("__ZH__", _json(UI["copied"].zh))
-                .replace("__EN__", _json(UI["copied"].en)),
-                api_visibility="private",
-            )
-            for plot in view.plots:
-                plot.change(
-                    None,
-                    plot,
-                    None,
-                    js=FRAMES_JS.replace("__ID__", plot.elem_id),
-                    api_visibility="private",
+        with gr.Row(equal_height=False, elem_id="page-row"):
+            with gr.Column(scale=0, min_width=210, elem_id="nav-col"):
+                self.nav = gr.HTML(nav_html(slug, "en", "light"), elem_id="nav")
+            with gr.Column(scale=5, elem_id="demo-col"):
+                self.link_note = gr.Markdown(
+                    "", visible=False, elem_id=f"{slug}-linknote", elem_classes=["link-note"]
                 )
-            view.preset.change(
-                view.apply_preset,
-                view.preset,
-                view.controls,
-                api_visibility="private",
-                preprocess=False,
-            ).then(**render_view)
-            view.tab.select(None, view.controls, None, js=_sync_js(view.demo))
-            view.tab.select(
-                lambda slug=view.demo.slug: slug, None, current, api_visibility="private"
-            ).then(**render_shown)
+                with gr.Row(equal_height=False, elem_classes=["demo-row"]):
+                    with gr.Column(scale=1, min_width=300, elem_classes=["controls-col"]):
+                        self.preset = gr.Dropdown(
+                            choices=self._preset_choices("en"),
+                            value=None,
+                            label=UI["preset"].en,
+                            info=UI["preset_info"].en,
+                            elem_id=f"{slug}-preset",
+                        )
+                        self.controls = [_control(c, slug) for c in demo.controls]
+                        self.data = gr.State(None)  # what the demo's `load` made of the upload
+                        if self.upload is not None:
+                            self.file = gr.File(
+                                label=self.upload.label.en,
+                                file_types=list(self.upload.suffixes),
+                                file_count="single",
+                                type="filepath",
+                                elem_id=f"{slug}-upload",
+                            )
+                            self.upload_help = gr.Markdown(
+                                self._upload_help("en"), elem_id=f"{slug}-upload-help"
+                            )
+                        with gr.Row(elem_classes=["demo-actions"]):
+                            self.copy = gr.Button(
+                                UI["copy"].en, size="sm", elem_id=f"{slug}-copy", scale=0
+                            )
+                            self.export = gr.HTML(_actions(slug, "en"), elem_id=f"{slug}-export")
+                    with gr.Column(scale=3, min_width=480, elem_classes=["figures-col"]):
+                        # Empty until the load answer brings the link's figures.
+                        self.plots = [
+                            gr.Plot(
+                                label=f"figure {index + 1}",
+                                show_label=False,
+                                elem_id=f"{slug}-fig{index}",
+                            )
+                            for index in range(demo.figure_count())
+                        ]
+                        self.notes = gr.Markdown("", label="notes", elem_id=f"{slug}-notes")
+                self.about = gr.Markdown(_about(demo, "en"), elem_id=f"{slug}-about")
 
-        def relabel_all(lang_value: Any) -> list:
-            lang_value = _lang(lang_value)
-            updates = [
-                lang_value,
-                f"# {UI['heading'](lang_value)}\n{UI['tagline'](lang_value)}",
-                gr.update(label=UI["language"](lang_value)),
-                gr.update(label=UI["overview"](lang_value)),
-                overview(lang_value),
-                *(gr.update(label=SECTIONS[key](lang_value)) for key in section_tabs),
-            ]
-            for view in views:
-                updates.extend(view.relabel(lang_value))
-            return updates
+    @property
+    def outputs(self) -> list[gr.components.Component]:
+        return [*self.plots, self.notes]
 
-        relabel_outputs = [
-            lang,
-            heading,
-            lang_radio,
-            home_tab,
-            home,
-            *section_tabs.values(),
-            *(output for view in views for output in view.relabel_outputs),
+    @property
+    def inputs(self) -> list[gr.components.Component]:
+        """What a render reads: the controls, then the uploaded data if the demo takes a file."""
+        return [*self.controls, self.data] if self.upload is not None else list(self.controls)
+
+    def _upload_help(self, lang: str) -> str:
+        text = self.upload.help(lang)
+        if self.upload.example:
+            text += f" [{UI['example'](lang)}](/example/{self.demo.slug})"
+        return text
+
+    def _preset_choices(self, lang: str) -> list[tuple[str, str]]:
+        return [(self.demo.preset_titles[name](lang), name) for name in self.demo.presets]
+
+    def load_file(self, value: Any) -> Any:
+        """The upload's data for the demo; the file is read once, size-checked, then deleted.
+
+        `value` is the File component's raw payload (preprocess is off, so junk sent to this
+        event reaches here instead of failing inside Gradio): None, or `{"path": ..., ...}`.
+        """
+        if not value:
+            return None
+        path = value.get("path") if isinstance(value, dict) else None
+        # Only a file uploaded into Gradio's upload folder is read (and then deleted): never
+        # a path a request names.
+        if not isinstance(path, str) or not _in_upload_folder(path):
+            raise gr.Error("file: please upload a file", print_exception=False)
+        try:
+            size = os.path.getsize(path)
+            if size > self.upload.max_bytes:
+                raise ParamsError(
+                    f"file: larger than {self.upload.max_bytes // 1000} KB ({size // 1000} KB)"
+                )
+            with open(path, "rb") as handle:
+                raw = handle.read(self.upload.max_bytes + 1)
+            return self.demo.load_upload(raw)
+        except ParamsError as error:
+            raise gr.Error(str(error), print_exception=False) from None
+        except OSError:
+            raise gr.Error("file: could not be read, please upload it again") from None
+        finally:
+            with contextlib.suppress(OSError):
+                os.remove(path)
+
+    def render(self, lang: Any, theme: Any, *values: Any) -> list:
+        """UI renders: `values` are `self.inputs`' (controls, then the upload's data if any)."""
+        data = None
+        if self.upload is not None:
+            *values, data = values
+        params = parse_or_error(self.demo, values)
+        return render_payloads(self.demo, params, _lang(lang), _theme(theme), data)
+
+    def apply_preset(self, name: Any) -> list:
+        preset = self.demo.presets.get(name) if isinstance(name, str) else None
+        if preset is None:
+            return [gr.skip() for _ in self.controls]
+        return [gr.update(value=getattr(preset, field)) for field in self.demo.fields]
+
+    def texts(self, lang: str, theme: str, params: Any = None) -> list:
+        """Every text of the page in `lang` (controls set to `params` when given)."""
+        demo = self.demo
+        return [
+            _header(demo, lang),
+            nav_html(demo.slug, lang, theme),
+            gr.update(
+                label=UI["preset"](lang),
+                info=UI["preset_info"](lang),
+                choices=self._preset_choices(lang),
+            ),
+            *(
+                _relabel(
+                    control, lang, **({"value": getattr(params, control.name)} if params else {})
+                )
+                for control in demo.controls
+            ),
+            gr.update(value=UI["copy"](lang)),
+            _actions(demo.slug, lang),
+            _about(demo, lang),
+            *(
+                [gr.update(label=self.upload.label(lang)), self._upload_help(lang)]
+                if self.upload is not None
+                else []
+            ),
         ]
-        lang_radio.change(
+
+    @property
+    def text_outputs(self) -> list:
+        return [
+            self.header,
+            self.nav,
+            self.preset,
+            *self.controls,
+            self.copy,
+            self.export,
+            self.about,
+            *([self.file, self.upload_help] if self.upload is not None else []),
+        ]
+
+    def on_load(self, request: gr.Request) -> list:
+        """The page as its link asks: language, theme, controls, the note, the figures."""
+        query = dict(request.query_params) if request is not None else {}
+        lang = _lang(query.get("lang"))
+        theme = page_theme(query)
+        params, problems = from_query(self.demo, query, lang)
+        note = notes_markdown(problems, lang)
+        return [
+            lang,
+            theme,
+            gr.update(value=lang, label=UI["language"](lang)),
+            *self.texts(lang, theme, params),
+            gr.update(value=note, visible=bool(note)),
+            *render_payloads(self.demo, params, lang, _theme(theme)),
+        ]
+
+    def switch_lang(self, lang: Any, theme: Any, *values: Any) -> list:
+        lang, theme = _lang(lang), _theme(theme)
+        return [lang, *self.texts(lang, theme), *self.render(lang, theme, *values)]
+
+
+def build_page(demo: Demo) -> gr.Blocks:
+    """One demo's page (mounted at /demo/<slug> by app.server)."""
+    render_options = {
+        "preprocess": False,
+        "concurrency_id": "render",
+        "concurrency_limit": RENDER_CONCURRENCY,
+    }
+    title = f"{demo.title.en} · {UI['heading'].en}"
+    with gr.Blocks(title=title, delete_cache=(600, 600)) as blocks:
+        lang = gr.State("en")
+        theme = gr.State("light")
+        page = DemoPage(demo)
+        render_view = {
+            "fn": page.render,
+            "inputs": [lang, theme, *page.inputs],
+            "outputs": page.outputs,
+            "api_visibility": "private",
+            "trigger_mode": "always_last",
+            **render_options,
+        }
+        # Renders follow the learner's input; a preset sets several controls at once and
+        # renders once, after all of them are set.
+        gr.on([control.input for control in page.controls], **render_view)
+        if page.upload is not None:
+            gr.on(
+                [page.file.upload, page.file.clear],
+                page.load_file,
+                page.file,
+                page.data,
+                api_visibility="private",
+                **render_options,
+            ).success(**render_view)
+        gr.on(
+            [control.change for control in page.controls],
             None,
-            lang_radio,
+            page.controls,
+            None,
+            js=_sync_js(demo),
+            api_visibility="private",
+        )
+        page.copy.click(
+            None,
+            None,
+            None,
+            js=COPY_JS.replace("__ID__", f"{demo.slug}-copy")
+            .replace("__ZH__", _json(UI["copied"].zh))
+            .replace("__EN__", _json(UI["copied"].en)),
+            api_visibility="private",
+        )
+        for plot in page.plots:
+            plot.change(
+                None,
+                plot,
+                None,
+                js=FRAMES_JS.replace("__ID__", plot.elem_id),
+                api_visibility="private",
+            )
+        page.preset.change(
+            page.apply_preset,
+            page.preset,
+            page.controls,
+            api_visibility="private",
+            preprocess=False,
+        ).then(**render_view)
+        page.lang_radio.input(
+            None,
+            page.lang_radio,
             None,
             js="(l) => { window.playgroundSetLang && window.playgroundSetLang(l); return []; }",
         )
-        home_tab.select(
-            lambda: "",
-            None,
-            current,
+        page.lang_radio.input(
+            page.switch_lang,
+            [page.lang_radio, theme, *page.inputs],
+            [lang, *page.text_outputs, *page.outputs],
             api_visibility="private",
-            js="() => { window.playgroundOverview && window.playgroundOverview(); return []; }",
+            **render_options,
         )
-        lang_radio.change(
-            relabel_all, lang_radio, relabel_outputs, api_visibility="private", preprocess=False
-        ).then(**render_shown)
-
-        def on_load(request: gr.Request, shown_value: dict) -> list:
-            query = dict(request.query_params) if request is not None else {}
-            lang_value = _lang(query.get("lang"))
-            theme_value = _page_theme(query)
-            view = by_slug.get(query.get("demo", ""))
-            link_updates: list = []
-            for other in views:
-                if other is view:
-                    updates, note, moved = view.from_link(query, lang_value)
-                    link_updates.extend([*updates, note])
-                    if moved:  # drawn by render_current below, once every control is set
-                        shown_value = {**shown_value, view.demo.slug: []}
-                else:
-                    link_updates.extend(gr.skip() for _ in [*other.controls, other.link_note])
-            return [
-                lang_value,
-                theme_value,
-                view.demo.slug if view else "",
-                shown_value,
-                gr.update(value=lang_value),
-                gr.Tabs(selected=view.demo.section if view else "overview"),
-                *(
-                    gr.Tabs(selected=view.demo.slug)
-                    if view and key == view.demo.section
-                    else gr.skip()
-                    for key in inner_tabs
-                ),
-                *link_updates,
-            ]
-
         blocks.load(
-            on_load,
-            shown,
-            [
-                lang,
-                theme,
-                current,
-                shown,
-                lang_radio,
-                sections,
-                *inner_tabs.values(),
-                *(c for view in views for c in [*view.controls, view.link_note]),
-            ],
+            page.on_load,
+            None,
+            [lang, theme, page.lang_radio, *page.text_outputs, page.link_note, *page.outputs],
             api_visibility="private",
-        ).then(**render_shown).then(None, None, None, js=READY_JS)
+            **render_options,
+        ).then(None, None, None, js=READY_JS)
+    return blocks
+
+
+def api_endpoint(demo: Demo):
+    """The public endpoint of a demo: inputs are its Params fields, named and in order."""
+
+    def endpoint(*values: Any) -> list:
+        # A wrong number of values never gets here: app.server.checked_inputs refuses it by
+        # name (Gradio would refuse too few without a word and drop extra ones).
+        return render_payloads(demo, parse_or_error(demo, values), "en", "light")
+
+    endpoint.__name__ = demo.slug.replace("-", "_")
+    endpoint.__signature__ = inspect.Signature(
+        [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD) for name in demo.fields]
+    )
+    return endpoint
+
+
+def build_api() -> gr.Blocks:
+    """Every demo's endpoint `/<slug>`, for gradio_client (mounted at `/`; no page of its own)."""
+    with gr.Blocks(title=UI["heading"].en, delete_cache=(600, 600)) as blocks:
+        for demo in all_demos:
+            controls = [_control(c, f"api-{demo.slug}", visible=False) for c in demo.controls]
+            plots = [
+                gr.Plot(label=f"figure {index + 1}", visible=False)
+                for index in range(demo.figure_count())
+            ]
+            notes = gr.Markdown(label="notes", visible=False)
+            trigger = gr.Button(visible=False)
+            trigger.click(
+                api_endpoint(demo),
+                controls,
+                [*plots, notes],
+                api_name=demo.slug,
+                preprocess=False,
+                concurrency_id="render",
+                concurrency_limit=RENDER_CONCURRENCY,
+            )
     return blocks
