@@ -39,16 +39,22 @@ def _tail(path: Path | None) -> str:
 
 
 @contextmanager
-def serving(log_path: Path | None = None, timeout_s: float = 60) -> Iterator[tuple[str, float]]:
-    """`python -m app` on a free loopback port: yields its URL and the seconds it took to
-    answer `/` with 200 (the cold start); stops it afterwards."""
+def serving(
+    log_path: Path | None = None, timeout_s: float = 60, module: str = "app", args: tuple = ()
+) -> Iterator[tuple[str, float]]:
+    """`python -m app` (or `python -m <module> <args>`) on a free loopback port: yields its URL
+    and the seconds it took to answer `/` with 200 (the cold start); stops it afterwards."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
     with open(log_path or os.devnull, "wb") as log:
         started = time.perf_counter()
         process = subprocess.Popen(
-            [sys.executable, "-m", "app"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, "-m", module, *args],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         try:
             while True:

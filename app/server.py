@@ -2,23 +2,21 @@
 
 Routes: `/` the gallery of every demo (app/gallery.py; an old link `/?demo=<slug>&...` is
 redirected to that demo's page), `/demo/<slug>` one demo's page (`?lang=zh&theme=dark&present=1`
-plus the demo's parameters), `/export/<slug>.html` a demo as one offline HTML file, and
-Gradio's `/gradio_api/...` of the API app at `/` (each demo's endpoint is `/<slug>`) and of each
-page at `/demo/<slug>/gradio_api/...` (app/routes.py).
+plus the demo's parameters), `/export/<slug>.html` a demo as one offline HTML file (both in
+app/routes.py), and Gradio's `/gradio_api/...`: of the API app at `/` (each demo's endpoint is
+`/<slug>`) and of each page at `/demo/<slug>/gradio_api/...`.
 
-Pages are built on their first request, never at start: starting the playground costs the
-same with 8 demos or 38, and a page downloads only its own demo. A page's Gradio app is a
-plain mount, with its own queue; `app.ui.RENDER_SLOTS` bounds the renders across all of them.
+Gradio apps are built on their first request (the API's also in the background once the server
+is up), never at start: starting costs the same with 8 demos or 38, the gallery is served
+without importing Gradio or torch, and a page downloads only its own demo. Each Gradio app has
+its own queue; `app.ui.RENDER_SLOTS` bounds the renders running across all of them.
 
 Anyone can send anything to a public Space, so the app bounds what one request can cost and
 keeps each refusal to one short line, for the client and in the log (see tests/app/test_fuzz_api.py
-and test_security.py):
-- request bodies are capped (`MAX_BODY_BYTES`; uploads at 1 MB by Gradio), the queues too;
-- a demo endpoint refuses a wrong number of inputs by name (`checked_inputs`);
-- a request may name only files it uploaded, never a server path or a URL (`checked_inputs`
-  and Gradio's own check, which mounting leaves off: `has_launched`);
-- only the public endpoints are callable by name, `/gradio_api/file=` serves no URL, a full
-  queue answers "busy, retry", a malformed body gets one line (`Guard`).
+and test_security.py): request bodies are capped (`MAX_BODY_BYTES`; uploads at 1 MB by Gradio),
+the queues too; app/mount.py guards each Gradio app (input counts, files, sessions); `Guard`
+lets only the public endpoints be called by name, names an unknown keyword, serves no URL from
+`/gradio_api/file=`, answers "busy, retry" for a full queue and one line for a malformed body.
 """
 
 from __future__ import annotations
@@ -27,26 +25,19 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import re
 import threading
 import traceback
-from collections import OrderedDict
 from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home at start
-
-import gradio as gr
-import gradio.utils as gr_utils
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware import body_limit
 from starlette.routing import Match, Mount
 
 from app.routes import add_routes
-from app.ui import QUEUE_SIZE, RENDER_CONCURRENCY, build_api, build_page
 from demos import all_demos
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -73,36 +64,13 @@ BODY_LIMIT_SIGNALS: tuple[type[BaseException], ...] = tuple(
 
 log = logging.getLogger("uvicorn.error")  # printed by uvicorn at its log level
 
-# System fonts only: the built-in theme would otherwise reference web fonts.
-THEME = gr.themes.Default(
-    font=["system-ui", "-apple-system", "Segoe UI", "Noto Sans CJK SC", "sans-serif"],
-    font_mono=["ui-monospace", "SFMono-Regular", "monospace"],
-)
-
-# `?theme=dark|light` (or Gradio's own `?__theme=`) decides the page's colours; without it the
-# page is light, whatever the system prefers, so that the figures (themed on the server) match.
-# In an iframe, with `embed=1` or with `present=1`, the page shows the demo alone.
-PAGE_JS = """
-() => {
-  const query = new URLSearchParams(window.location.search);
-  const theme = query.get('theme') || query.get('__theme') || 'light';
-  document.body.classList.toggle('dark', theme === 'dark');
-  document.documentElement.lang = query.get('lang') === 'zh' ? 'zh-CN' : 'en';
-  const on = (key) => ['1', 'true', 'yes'].includes((query.get(key) || '').toLowerCase());
-  let framed = false;
-  try { framed = window.self !== window.top; } catch (error) { framed = true; }
-  document.body.classList.toggle('present', on('present'));
-  document.body.classList.toggle('embed', on('embed') || on('present') || framed);
-}
-"""
-
 
 def create_app() -> FastAPI:
     """The playground from `demos.all_demos` as it is now (tests may extend it first)."""
     demos = list(all_demos)
     slugs = [demo.slug for demo in demos]
-    pages = LazyGradio("/demo", {demo.slug: (lambda d=demo: build_page(d)) for demo in demos})
-    api = LazyGradio("", {"": build_api}, public={demo.slug: demo.fields for demo in demos})
+    pages = LazyGradio("/demo", {demo.slug: (lambda d=demo: _ui().build_page(d)) for demo in demos})
+    api = LazyGradio("", {"": lambda: _ui().build_api()}, public={d.slug: d.fields for d in demos})
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -134,47 +102,15 @@ def create_app() -> FastAPI:
     return app
 
 
-class BoundedDict(OrderedDict):
-    """A dict that forgets its oldest keys past `capacity` (Gradio's pending event ids)."""
+def _ui() -> Any:
+    """app.ui, imported on the first build (Gradio is not needed to serve the gallery)."""
+    import app.ui
 
-    def __init__(self, capacity: int) -> None:
-        super().__init__()
-        self.capacity = capacity
-
-    def __setitem__(self, key: Any, value: Any) -> None:
-        super().__setitem__(key, value)
-        while len(self) > self.capacity:
-            self.popitem(last=False)
+    return app.ui
 
 
-def mount_blocks(blocks: gr.Blocks, path: str, fields: dict[str, list[str]]) -> Any:
-    """Blocks -> its Gradio ASGI app, served under `path`, with the playground's guards."""
-    queue_size = int(os.environ.get("PLAYGROUND_QUEUE_SIZE", QUEUE_SIZE))
-    # api_open=False: the direct routes (/gradio_api/run|api/<name>) would run any event,
-    # picked by fn_index, beside the queue and its bounds. (Gradio closes them on Spaces only.)
-    blocks.queue(default_concurrency_limit=RENDER_CONCURRENCY, max_size=queue_size, api_open=False)
-    blocks.validate_inputs = checked_inputs(blocks.validate_inputs, fields)
-    blocks.state_session_capacity = SESSION_CAPACITY  # read when the app is mounted
-    blocks.process_api = forgetting_single_use_sessions(blocks.process_api, blocks)
-    host = FastAPI(max_body_size=MAX_BODY_BYTES)
-    gr.mount_gradio_app(
-        host,
-        blocks,
-        path=path or "/",
-        theme=THEME,
-        css_paths=[ASSETS / "app.css"],
-        js=PAGE_JS,
-        show_error=False,
-        ssr_mode=False,
-        footer_links=["api"] if fields else [],
-        max_file_size="1mb",
-    )
-    blocks._queue.pending_event_ids_session = BoundedDict(PENDING_SESSIONS)
-    # Mounted (not launched), Gradio skips its own check that a file named in a request was
-    # uploaded by a user, and copies any server file into its cache, where /file= serves it.
-    # `launch()` sets this flag; the check then refuses files from outside the upload folder.
-    blocks.has_launched = True
-    return host.routes[-1].app
+# Gradio's build context (gr.context.Context) is global: one Blocks is built at a time.
+BUILD_LOCK = threading.Lock()
 
 
 class LazyGradio:
@@ -191,23 +127,24 @@ class LazyGradio:
     def __init__(
         self,
         prefix: str,
-        builders: dict[str, Callable[[], gr.Blocks]],
+        builders: dict[str, Callable[[], Any]],
         public: dict[str, list[str]] | None = None,
     ) -> None:
         self.prefix = prefix
         self.builders = builders
         self.public = public or {}
-        self.apps: dict[str, tuple[Mount, gr.Blocks]] = {}
+        self.apps: dict[str, tuple[Mount, Any]] = {}
         self.started: set[str] = set()
-        self.lock = threading.Lock()  # Gradio's build context is global: one build at a time
         self.stack = contextlib.AsyncExitStack()
 
-    def blocks(self, key: str) -> gr.Blocks:
+    def blocks(self, key: str) -> Any:
         return self.build(key)[1]
 
-    def build(self, key: str) -> tuple[Mount, gr.Blocks]:
-        with self.lock:
+    def build(self, key: str) -> tuple[Mount, Any]:
+        with BUILD_LOCK:
             if key not in self.apps:
+                from app.mount import mount_blocks
+
                 blocks = self.builders[key]()
                 path = f"{self.prefix}/{key}" if key else self.prefix
                 asgi = mount_blocks(blocks, path, self.public)
@@ -270,89 +207,6 @@ def count_message(name: str, fields: list[str], got: int) -> str:
     return shorten(f"/{name} takes {len(fields)} inputs ({', '.join(fields)}); got {got}")
 
 
-def checked_inputs(
-    gradio_check: Callable[[Any, list], None], fields: dict[str, list[str]]
-) -> Callable[[Any, list], None]:
-    """Blocks.validate_inputs, stricter; every refusal is one line for the client, none in
-    the log.
-
-    - Count: a demo endpoint (api_name in `fields`) takes exactly its fields, any other event
-      at least its inputs. Gradio checks the count before the handler runs (too few: a
-      ValueError echoing every value, with a traceback in the log; too many: dropped
-      silently), so a handler taking `*values` never sees a wrong count: the check is here.
-    - Files: a value shaped like Gradio's FileData is copied into the cache before any
-      handler runs, from any path or URL the client names. Only files uploaded through
-      `/gradio_api/upload` (inside the upload folder) pass.
-    """
-
-    def validate_inputs(block_fn: Any, inputs: list) -> None:
-        names = fields.get(block_fn.api_name)
-        wanted = len(block_fn.inputs)
-        if len(inputs) < wanted or (names is not None and len(inputs) != wanted):
-            names = names or [f"input {index}" for index in range(wanted)]
-            name = block_fn.api_name or block_fn.name or "this event"
-            raise gr.Error(count_message(name, names, len(inputs)), print_exception=False)
-        for index, value in enumerate(inputs):
-            component = block_fn.inputs[index] if index < len(block_fn.inputs) else None
-            if isinstance(component, gr.File) and value is not None and not file_paths(value):
-                # Gradio would validate it as FileData and log a traceback: refuse it here.
-                raise gr.Error("file: please upload a file", print_exception=False)
-            if not all(map(uploaded, file_paths(value))):
-                name = names[index] if names and index < len(names) else f"input {index}"
-                raise gr.Error(
-                    f"{name}: a file must be uploaded first (POST /gradio_api/upload)",
-                    print_exception=False,
-                )
-        gradio_check(block_fn, inputs)
-
-    return validate_inputs
-
-
-def forgetting_single_use_sessions(process_api: Callable, blocks: gr.Blocks) -> Callable:
-    """Blocks.process_api, then the session dropped if it was made for this one call.
-
-    A call by name (`/gradio_api/call/<slug>`, gradio_client) brings no session: Gradio makes
-    one named after the event and keeps it, with the call's values, until 10_000 newer ones
-    push it out (SESSION_CAPACITY). Dropped at once, such calls neither hold memory nor push
-    out the sessions of open pages.
-    """
-
-    async def process_api_once(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return await process_api(*args, **kwargs)
-        finally:
-            session = kwargs.get("session_hash")
-            if session is not None and session == kwargs.get("event_id"):
-                holder = blocks.state_holder
-                with holder.lock:
-                    holder.session_data.pop(session, None)
-                    holder.time_last_used.pop(session, None)
-
-    return process_api_once
-
-
-def file_paths(value: Any) -> list[Any]:
-    """The `path` of every FileData-shaped dict in a JSON value."""
-    if isinstance(value, dict):
-        if "path" in value and isinstance(value.get("meta"), dict):
-            return [value["path"]]
-        return [path for item in value.values() for path in file_paths(item)]
-    if isinstance(value, list):
-        return [path for item in value for path in file_paths(item)]
-    return []
-
-
-def uploaded(path: Any) -> bool:
-    """A local path inside Gradio's upload folder (where /gradio_api/upload writes)."""
-    if not isinstance(path, str) or "://" in path or "\0" in path:
-        return False
-    folder = Path(gr_utils.get_upload_folder()).resolve()
-    try:
-        return Path(path).resolve().is_relative_to(folder)
-    except (OSError, ValueError):
-        return False
-
-
 class Guard:
     """ASGI middleware in front of every route (plain ASGI: event streams pass unbuffered).
 
@@ -369,8 +223,6 @@ class Guard:
     API = re.compile(r"(/demo/[^/]+)?(/gradio_api/.*)", re.DOTALL)
     NAMED = re.compile(r"/gradio_api/(call/v2|call|run|api)/([^/]*)/?")
     FILE = re.compile(r"/gradio_api/file[=/](.*)", re.DOTALL)
-    # What Gradio's client utilities raise for a bad keyword of /call/v2 (a 500 otherwise).
-    KEYWORD = re.compile(r"(Parameter `[^`]{0,80}` is [^.]*|No value provided for [^.]*)")
 
     def __init__(self, app: Any, public: Collection[str], pages: Collection[str] = ()) -> None:
         self.app = app
@@ -398,17 +250,26 @@ class Guard:
         if served and "://" in served[1]:
             await respond(send, 403, "the app serves no URLs")
             return
+        if scope["method"] == "POST" and named and named[1] == "call/v2" and named[2] in public:
+            # Keywords are matched to the endpoint's parameters inside Gradio, whose error
+            # is a 500 with a traceback: an unknown one is named here instead.
+            body = await read_body(receive, MAX_BODY_BYTES)
+            if body is None:
+                await respond(send, 413, f"request body larger than {MAX_BODY_BYTES} bytes")
+                return
+            unknown = unknown_keywords(body, self.public_fields(named[2]))
+            if unknown:
+                fields = ", ".join(self.public_fields(named[2]))
+                detail = f"/{named[2]}: unknown parameter `{unknown[:60]}` (parameters: {fields})"
+                await respond(send, 400, shorten(detail))
+                return
+            receive = replay(body, receive)
         rewriter = ErrorRewriter(send)
         try:
             await self.app(scope, receive, rewriter)
         except (StarletteHTTPException, *BODY_LIMIT_SIGNALS):
             raise  # an answer on its way: the body limit's 413
         except Exception as error:
-            keyword = self.KEYWORD.search(str(error)) if named and named[1] == "call/v2" else None
-            if keyword and not rewriter.started:
-                fields = f" (parameters: {', '.join(self.public_fields(named[2]))})"
-                await respond(send, 400, shorten(f"/{named[2]}: {keyword[1]}{fields}"))
-                return
             where = traceback.extract_tb(error.__traceback__)[-1]
             log.warning(
                 shorten(
@@ -422,6 +283,49 @@ class Guard:
     def public_fields(self, name: str) -> list[str]:
         demo = next((demo for demo in all_demos if demo.slug == name), None)
         return demo.fields if demo is not None else []
+
+
+async def read_body(receive: Callable, limit: int) -> bytes | None:
+    """A request's whole body, or None past `limit` bytes."""
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks)
+
+
+def replay(body: bytes, receive: Callable) -> Callable:
+    """A `receive` that gives `body` again (read_body took it), then the client's messages."""
+    sent = False
+
+    async def again() -> dict:
+        nonlocal sent
+        if sent:
+            return await receive()  # e.g. the disconnect
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return again
+
+
+def unknown_keywords(body: bytes, fields: list[str]) -> str:
+    """The first key of a /call/v2 JSON body that is not a parameter ('' when all are)."""
+    try:
+        values = json.loads(body)
+    except ValueError:
+        return ""  # Gradio's own 422, rewritten to one line by ErrorRewriter
+    if not isinstance(values, dict):
+        return ""
+    allowed = {*fields, "oauth_token"}
+    return next((str(key) for key in values if key not in allowed), "")
 
 
 async def respond(send: Callable, status: int, detail: str, headers: list | None = None) -> None:

@@ -1,5 +1,5 @@
 """Delivery in Chromium: links that carry state, the embed and present pages, the offline export,
-the home page's catalogue.
+the plain routes.
 
 Generic over `demos.all_demos`. The slow round trips run on the first and the last demo of the
 registry (new demos join the last place in turn); the rest on the first. Every test also checks
@@ -46,6 +46,11 @@ TIMEOUT_MS = 15_000
 
 def query_of(url: str) -> dict[str, str]:
     return dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
+
+
+def page_query(demo: Any, params: Any) -> dict[str, str]:
+    """What the address bar of a demo's page holds for `params` (the page names the demo)."""
+    return {k: v for k, v in to_query(demo, params).items() if k != "demo"}
 
 
 def has_class(name: str) -> re.Pattern:
@@ -174,8 +179,8 @@ def test_changed_controls_write_the_link_and_the_export_link(
     page: Any, app_url: str, wait_ready: Any, wait_figure: Any, demo: Any
 ) -> None:
     slug = demo.slug
-    wait_ready(page, f"{app_url}/?demo={slug}")
-    assert query_of(page.url) == {"demo": slug}
+    wait_ready(page, f"{app_url}/demo/{slug}")
+    assert query_of(page.url) == {}
     assert not figures_first(page, slug), "controls come first on the plain page"
     drawn = wait_figure(page, figures(slug))
 
@@ -191,8 +196,8 @@ def test_changed_controls_write_the_link_and_the_export_link(
     wait_drawn_as_rendered(page, slug, demo.render(expected).figures)
 
     # The address bar names the demo and exactly the changed fields, as demos/links.py writes them.
-    want = to_query(demo, expected)
-    assert set(want) == {"demo", *changed}
+    want = page_query(demo, expected)
+    assert set(want) == set(changed)
     page.wait_for_function(
         "(want) => location.search.slice(1).split('&').length === want.length"
         " && want.every((k) => new URLSearchParams(location.search).has(k))",
@@ -229,8 +234,8 @@ def test_a_link_restores_the_controls_and_draws_its_figures(
             sent.append(json.loads(request.post_data or "{}").get("data", []))
 
     page.on("request", record)
-    want = to_query(demo, params)
-    wait_ready(page, f"{app_url}/?{urlencode(want)}")
+    want = page_query(demo, params)
+    wait_ready(page, f"{app_url}/demo/{slug}?{urlencode(want)}")
     for control in demo.controls:
         expect_control(page, slug, control, getattr(params, control.name))
     expect(page.locator(f"#{slug}-linknote")).to_be_hidden()
@@ -258,8 +263,8 @@ def test_a_bad_link_shows_a_note_and_uses_the_defaults(
     slider = first_slider(demo)
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    query = {"demo": demo.slug, slider.name: "12abc", "no_such_knob": "1"}
-    response = page.goto(f"{app_url}/?{urlencode(query)}")
+    query = {slider.name: "12abc", "no_such_knob": "1"}
+    response = page.goto(f"{app_url}/demo/{demo.slug}?{urlencode(query)}")
     assert response is not None and response.status == 200
     page.wait_for_selector(READY, state="attached")
     note = page.locator(f"#{demo.slug}-linknote")
@@ -289,14 +294,11 @@ def test_the_demo_page_works_inside_an_iframe(page: Any, app_url: str, wait_figu
     inner.locator(READY).wait_for(state="attached")
     frame = page.frame(url=lambda url: url.startswith(app_url))
     assert frame is not None
-    assert query_of(frame.url) == {slider.name: value, "demo": demo.slug, "embed": "1"}
+    assert query_of(frame.url) == {slider.name: value}
     expect(inner.locator("body")).to_have_class(has_class("embed"))
     expect(inner.locator("body")).not_to_have_class(has_class("present"))
-    expect(inner.locator("#topbar")).to_be_hidden()
-    tab_bars = inner.locator(".tab-wrapper")
-    assert tab_bars.count() > 0
-    for index in range(tab_bars.count()):
-        expect(tab_bars.nth(index)).to_be_hidden()
+    expect(inner.locator("#nav-col")).to_be_hidden()  # an iframe shows the demo alone
+    expect(inner.locator("#lang")).to_be_hidden()
     expect(inner.locator(f"#{demo.slug}-fig0")).to_be_visible()
     expect(inner.locator(f"#{demo.slug}-about")).to_be_visible()
     expect_control(frame, demo.slug, slider, float(value))
@@ -316,7 +318,8 @@ def test_present_and_dark_give_large_type_figures_first_and_no_chrome(
     for name in ("present", "embed"):
         expect(body).to_have_class(has_class(name))
     expect(body).to_have_class(DARK_CLASS)
-    expect(page.locator("#topbar")).to_be_hidden()
+    expect(page.locator("#nav-col")).to_be_hidden()
+    expect(page.locator("#lang")).to_be_hidden()
     expect(page.locator(f"#{demo.slug}-copy")).to_be_hidden()
     wait_figure(page, figures(demo.slug))
     wait_ink(page, demo.slug, "dark")
@@ -376,33 +379,10 @@ def test_the_export_draws_with_all_network_blocked(
         value = getattr(preset, field)
         assert shown[field] == (", ".join(value) if isinstance(value, list) else str(value))
     back = offline.get_by_role("link", name=LABELS["open"]("en")).get_attribute("href")
-    assert back.startswith(app_url + "/?")
+    assert back.startswith(f"{app_url}/demo/{demo.slug}?")
     assert from_query(demo, query_of(back)) == (preset, [])
     assert blocked == [] and errors == []
     context.close()
-
-
-# --- (6) the home page lists exactly the registry's demos ---------------------------------------
-
-
-def test_the_home_page_lists_exactly_the_registry(page: Any, app_url: str, wait_ready: Any) -> None:
-    wait_ready(page, app_url + "/")
-    overview = page.locator("#overview")
-    expect(overview).to_be_visible()
-    slugs = {demo.slug for demo in DEMOS}
-    for lang in ("en", "zh"):
-        if lang == "zh":
-            page.locator("#lang input[value='zh']").check()
-        expect(overview).to_contain_text(DEMOS[-1].summary(lang))
-        links = overview.locator("a").evaluate_all(
-            "(links) => links.map((a) => [a.getAttribute('href'), a.textContent])"
-        )
-        queries = [query_of(href) for href, _ in links]
-        assert all(href.startswith("?") for href, _ in links), links  # the page itself
-        assert all(set(q) - {"demo"} <= {"lang", "theme"} for q in queries), links
-        assert sorted(q["demo"] for q in queries) == sorted(slugs)
-        titles = {q["demo"]: text for q, (_, text) in zip(queries, links, strict=True)}
-        assert titles == {demo.slug: demo.title(lang) for demo in DEMOS}
 
 
 # --- the plain routes: redirects, unknown demos, a bad export link -------------------------------
@@ -412,15 +392,13 @@ def test_the_routes_redirect_refuse_and_fall_back(app_url: str) -> None:
     slug = FIRST.slug
     with httpx.Client(base_url=app_url, timeout=60) as client:
         response = client.get(f"/demo/{slug}", params={"x": "1", "present": "1"})
+        assert response.status_code == 200 and "<!doctype html>" in response.text.lower()
+        # An old link: the demo's page, with the same parameters.
+        response = client.get("/", params={"demo": slug, "x": "1", "lang": "zh"})
         assert response.status_code == 307
         target = urlsplit(response.headers["location"])
-        assert target.path == "/"
-        assert query_of(response.headers["location"]) == {
-            "x": "1",
-            "present": "1",
-            "demo": slug,
-            "embed": "1",
-        }
+        assert target.path == f"/demo/{slug}"
+        assert query_of(response.headers["location"]) == {"x": "1", "lang": "zh"}
         for path in ("/demo/no-such-demo", "/export/no-such-demo.html"):
             assert client.get(path).status_code == 404, path
         bad = client.get(f"/export/{slug}.html", params={first_slider(FIRST).name: "junk"})

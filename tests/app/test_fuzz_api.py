@@ -245,7 +245,8 @@ def test_malformed_bodies_get_a_short_4xx(server: Server) -> None:
 
 
 def private_names(server: Server) -> list[str]:
-    config = httpx.get(server.url + "/config", timeout=30).json()
+    """The events of a demo's page (the page calls them itself; none is public)."""
+    config = httpx.get(f"{server.url}/demo/{SLUGS[0]}/config", timeout=30).json()
     return sorted(
         {
             dep["api_name"]
@@ -253,6 +254,19 @@ def private_names(server: Server) -> list[str]:
             if dep.get("api_name") and dep["api_name"] not in DEMOS
         }
     )
+
+
+def test_call_v2_with_an_unknown_keyword_names_it(server: Server) -> None:
+    """Gradio answers 500 (and logs a traceback) for a keyword the endpoint does not take."""
+    demo = DEMOS[SLUGS[0]]
+    offset = server.log_size()
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        answer = http.post(f"/gradio_api/call/v2/{demo.slug}", json={"no_such_knob": 1})
+    assert answer.status_code == 400, answer.text[:300]
+    detail = answer.json()["detail"]
+    assert "no_such_knob" in detail and demo.fields[0] in detail
+    assert_short(answer.text)
+    assert_log_clean(server, offset, max_lines=0)
 
 
 def test_only_public_endpoints_are_callable_by_name(server: Server) -> None:
@@ -268,6 +282,14 @@ def test_only_public_endpoints_are_callable_by_name(server: Server) -> None:
                 assert answer.status_code == 404, (route, name, answer.text[:200])
                 assert f"/{SLUGS[0]}" in answer.json()["detail"]
                 assert_short(answer.text)
+            # A page has no public endpoint at all, not even its demo's.
+            for route in ("call", "call/v2"):
+                for target in (name, SLUGS[0]):
+                    answer = http.post(
+                        f"/demo/{SLUGS[0]}/gradio_api/{route}/{target}", json={"data": []}
+                    )
+                    assert answer.status_code == 404, (route, target, answer.text[:200])
+                    assert_short(answer.text)
         # A name that decodes to a path is not a route at all.
         answer = http.post("/gradio_api/call/..%2F..%2Fetc", json={"data": []})
         assert answer.status_code == 404 and "root:" not in answer.text

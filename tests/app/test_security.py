@@ -260,12 +260,13 @@ def test_the_built_app_keeps_its_guards() -> None:
     names only uploaded files is on (mounting, unlike launch(), leaves it off), and the
     sessions kept in memory are bounded."""
     app = app_server.create_app()
-    blocks = app.state.blocks
-    assert blocks.delete_cache == (600, 600)
-    assert blocks.max_file_size == 1024 * 1024
     assert app.max_body_size == app_server.MAX_BODY_BYTES <= 2_000_000
-    assert blocks.has_launched is True
-    assert blocks.state_holder.capacity == app_server.SESSION_CAPACITY <= 1000
+    for blocks in (app.state.api.blocks(""), app.state.pages.blocks("spp")):
+        assert blocks.delete_cache == (600, 600)
+        assert blocks.max_file_size == 1024 * 1024
+        assert blocks.has_launched is True
+        assert blocks.state_holder.capacity == app_server.SESSION_CAPACITY <= 1000
+        assert blocks._queue.pending_event_ids_session.capacity == app_server.PENDING_SESSIONS
 
 
 @pytest.fixture

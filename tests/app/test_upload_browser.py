@@ -39,7 +39,7 @@ def test_upload_drives_the_demo_and_bad_files_get_a_message(
     page: Any, app_url: str, wait_ready: Any, demo: Any, tmp_path: Path
 ) -> None:
     slug = demo.slug
-    wait_ready(page, f"{app_url}/?demo={slug}")
+    wait_ready(page, f"{app_url}/demo/{slug}")
     notes = page.locator(f"#{slug}-notes")
     before = notes.inner_text()
     page.set_input_files(f"#{slug}-upload input[type=file]", str(ROOT / demo.upload.example))
