@@ -1,7 +1,9 @@
 """The registry of live demos, in the catalogue order of ../shared/TOPICS.md.
 
 Adding a topic: write `demos/<topic>.py` declaring `DEMO = Demo(...)`, add its module name to
-`LIVE`, and write its tests. Nothing in `app/` changes.
+`LIVE`, and write its tests. Nothing in `app/` changes. Importing this package builds the
+gallery, so a demo module imports torch, SciPy, scikit-learn, XGBoost and `core` only inside the
+functions that use them (tests/demos/test_lazy_imports.py checks).
 
     from demos import all_demos
     for demo in all_demos():        # also iterable directly: `for demo in all_demos`

@@ -12,10 +12,8 @@ from typing import Literal
 
 import numpy as np
 import plotly.graph_objects as go
-import torch
 from pydantic import BaseModel
 
-from core import activations as act
 from demos.base import PARAMS_CONFIG, Demo, Rendered, Source, Text, param
 from demos.theme import COLORWAY, caption
 
@@ -136,6 +134,8 @@ def _colors(names: list[str]) -> dict[str, str]:
 
 def _elementwise(name: str) -> str:
     """The elementwise function a gated unit applies to its gate half (itself otherwise)."""
+    from core import activations as act
+
     return act.GATE_OF[name][0] if name in act.GATE_OF else name
 
 
@@ -149,6 +149,10 @@ def _runs(mask: np.ndarray, x: np.ndarray) -> list[tuple[float, float]]:
 
 
 def _curves(p: Params, names: list[str], colors: dict[str, str], lang: str) -> go.Figure:
+    import torch
+
+    from core import activations as act
+
     x = torch.linspace(-p.x_range, p.x_range, CURVE_POINTS, dtype=torch.float64)
     xs = x.numpy().astype(np.float32)
     data = []
@@ -231,6 +235,8 @@ def _histogram_bars(values: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, 
 def _layer(
     p: Params, names: list[str], colors: dict[str, str], lang: str
 ) -> tuple[go.Figure, dict[str, float]]:
+    from core import activations as act
+
     layer = act.random_layer(
         p.focus, bias_shift=p.bias_shift, seed=p.seed, **LAYER, **_shape(p.focus, p)
     )
@@ -327,6 +333,8 @@ def _layer(
 def _depth(
     p: Params, names: list[str], colors: dict[str, str], lang: str
 ) -> tuple[go.Figure, dict[str, tuple[float, float]]]:
+    from core import activations as act
+
     layers = np.arange(1, p.depth + 1)
     data, ends = [], {}
     for name in names:
@@ -406,6 +414,8 @@ def _ratio(first: float, last: float) -> str:
 
 
 def render(p: Params, lang: str = "en") -> Rendered:
+    from core import activations as act
+
     names = list(dict.fromkeys(p.functions))  # keep order, drop repeats
     # Curves of the elementwise functions picked, and always of the one the shading describes
     # (for a gated focus: the function applied to its gate).

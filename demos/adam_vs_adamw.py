@@ -10,16 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import plotly.graph_objects as go
 from pydantic import BaseModel
 
-from core.optim.adam import adam_steps
-from core.trace import Trace
 from demos.base import PARAMS_CONFIG, Demo, Rendered, Source, Text, param
 from demos.theme import COLORWAY, caption
+
+if TYPE_CHECKING:
+    from core.trace import Trace
 
 EPS = 1e-8  # Adam's ε, PyTorch's default
 GRID = 90  # contour grid points per axis
@@ -179,6 +180,8 @@ class Params(BaseModel):
 
 def _run(p: Params, s: Surface, trace: Trace) -> np.ndarray:
     """Adam + L2 (run 0) and AdamW (run 1) side by side: iterates (steps + 1, 2, 2)."""
+    from core.optim.adam import adam_steps
+
     start = np.array([s.start, s.start], dtype=np.float64)
     gradient = s.gradient
     if p.gradient_noise > 0:  # one draw per step, shared by both runs
@@ -430,6 +433,8 @@ def _moments_figure(p: Params, history: dict, lang: str) -> go.Figure:
 
 
 def render(p: Params, lang: str = "en") -> Rendered:
+    from core.trace import Trace
+
     s = surface(p.surface, p.condition)
     trace = Trace()
     path = _run(p, s, trace)

@@ -16,14 +16,8 @@ from typing import Literal
 
 import numpy as np
 import plotly.graph_objects as go
-import torch
-import torch.nn.functional as F
 from pydantic import BaseModel, ValidationInfo, field_validator
 
-from core.attention import io
-from core.attention.flash import blocks, flash_attention, flash_attention_v1
-from core.attention.naive import naive_attention
-from core.trace import Trace
 from demos.base import PARAMS_CONFIG, Demo, Rendered, Source, Text, param
 from demos.theme import COLORWAY
 
@@ -32,12 +26,7 @@ TRITON_MAX_TILES = 48  # Triton's interpreter costs ~5–10 ms per tile on a CPU
 TRITON_BLOCKS = (16, 32, 64, 128)  # tl.dot needs K ≥ 16 on a GPU; powers of two
 TRITON_HEAD_DIMS = (16, 128)
 BLOCK_SIZES = Literal["2", "4", "8", "16", "32", "64"]
-DTYPES = {
-    "float32": torch.float32,
-    "float64": torch.float64,
-    "float16": torch.float16,
-    "bfloat16": torch.bfloat16,
-}
+DTYPE_BYTES = {"float32": 4, "float64": 8, "float16": 2, "bfloat16": 2}  # torch.finfo(·).bits / 8
 IO_N = np.unique(np.round(2 ** np.arange(4, 17.01, 0.25)).astype(int))  # N = 16 … 131 072
 ERROR_FLOOR = 1e-17  # an error of exactly 0 is drawn here on the log axis
 COLORS = {
@@ -176,10 +165,17 @@ STATUS_CODE = {"computed": 0, "masked": 1, "skipped": 2}
 
 
 def _walk(p: Params) -> Walk:
+    import torch
+    import torch.nn.functional as F
+
+    from core.attention.flash import blocks, flash_attention, flash_attention_v1
+    from core.attention.naive import naive_attention
+    from core.trace import Trace
+
     generator = torch.Generator().manual_seed(p.seed)
     shape = [(1, 1, n, p.d) for n in (p.n, p.n_keys, p.n_keys)]
     q, k, v = (torch.randn(s, generator=generator, dtype=torch.float64) for s in shape)
-    q, k, v = (x.to(DTYPES[p.dtype]) for x in (q, k, v))
+    q, k, v = (x.to(getattr(torch, p.dtype)) for x in (q, k, v))
     bm, bn = int(p.block_m), int(p.block_n)
     forward = flash_attention if p.loop_order == "fa2" else flash_attention_v1
     trace = Trace()
@@ -290,6 +286,9 @@ def _triton_refusal(p: Params, tiles: int, backend: str | None) -> Text | None:
 
 
 def _run_triton(p: Params, walk: Walk, lang: str) -> KernelRun:
+    import torch
+    import torch.nn.functional as F
+
     from core.attention import flash_triton  # imported on demand: Triton is optional
 
     backend, reason = flash_triton.triton_backend()
@@ -300,7 +299,7 @@ def _run_triton(p: Params, walk: Walk, lang: str) -> KernelRun:
         return KernelRun(False, f"{reason}; " + Text("not run: ", "未运行：")(lang) + refusal(lang))
     device = "cuda" if backend == "gpu" else "cpu"
     q, k, v = (
-        torch.from_numpy(x)[None, None].to(device, DTYPES[p.dtype])
+        torch.from_numpy(x)[None, None].to(device, getattr(torch, p.dtype))
         for x in (walk.q, walk.k, walk.v)
     )
     bm, bn = int(p.block_m), int(p.block_n)
@@ -867,7 +866,9 @@ def _trace_figure(p: Params, walk: Walk, run: KernelRun | None, lang: str) -> go
 
 
 def _io_figure(p: Params, lang: str) -> go.Figure:
-    size = torch.finfo(DTYPES[p.dtype]).bits // 8
+    from core.attention import io
+
+    size = DTYPE_BYTES[p.dtype]
     sram = p.sram_kb * 1024
     ns = IO_N.tolist()
     methods = ("standard", "flash")
@@ -993,6 +994,8 @@ def _io_figure(p: Params, lang: str) -> go.Figure:
 
 
 def _notes(p: Params, walk: Walk, run: KernelRun | None, lang: str) -> str:
+    from core.attention import io
+
     counts = {name: int((walk.status == code).sum()) for name, code in STATUS_CODE.items()}
     total = walk.status.size
     flash_bytes = walk.steps[-1].read + walk.steps[-1].written
@@ -1069,7 +1072,7 @@ def _notes(p: Params, walk: Walk, run: KernelRun | None, lang: str) -> str:
             f"（S 与 P 经过 HBM）{_bytes(walk.naive_bytes)}。{verdict.zh}",
         )(lang)
     )
-    size = torch.finfo(DTYPES[p.dtype]).bits // 8
+    size = DTYPE_BYTES[p.dtype]
     sram = p.sram_kb * 1024
     header = Text(
         "| N | standard | FlashAttention | ratio | peak memory ratio |\n|---:|---:|---:|---:|---:|",

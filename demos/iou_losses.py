@@ -8,20 +8,23 @@ overlap); and let one box descend each loss from the same start, as in Zheng et 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import plotly.graph_objects as go
-import torch
 from pydantic import BaseModel
 
-from core.detection import boxes
 from demos.base import PARAMS_CONFIG, Demo, Rendered, Source, Text, param
 from demos.theme import COLORWAY
+
+if TYPE_CHECKING:
+    from core.detection import boxes
 
 PLANE = (0.0, 10.0)  # the box centres live here (arbitrary units)
 GRID = 51  # landscape resolution per axis
 SNAPSHOTS = 6  # boxes drawn along each regression path
-KIND_NAMES = {"iou": "IoU", "giou": "GIoU", "diou": "DIoU", "ciou": "CIoU"}
-KIND_COLORS = dict(zip(boxes.KINDS, COLORWAY, strict=False))
+KIND_NAMES = {"iou": "IoU", "giou": "GIoU", "diou": "DIoU", "ciou": "CIoU"}  # boxes.KINDS' order
+KIND_COLORS = dict(zip(KIND_NAMES, COLORWAY, strict=False))
 TARGET_COLOR, PRED_COLOR, OVERLAP_COLOR = COLORWAY[0], COLORWAY[1], COLORWAY[2]
 MUTED = "rgba(128,128,128,0.9)"
 # IoU, GIoU, DIoU, CIoU: IoU's line is wider, so that it shows under DIoU's where they coincide
@@ -84,6 +87,10 @@ def _outline(box) -> tuple[list[float], list[float]]:
 
 
 def _values(pred: list[float], target: list[float]) -> dict[str, float]:
+    import torch
+
+    from core.detection import boxes
+
     g = boxes.pair_geometry(
         torch.tensor(pred, dtype=torch.float64), torch.tensor(target, dtype=torch.float64)
     )
@@ -96,6 +103,10 @@ def same_iou_box(pred: list[float], target: list[float]) -> list[float] | None:
     """A box of the prediction's size, level with the ground truth (same centre y), shifted
     along x to the prediction's IoU: same IoU, and a different enclosing box. None when the
     prediction does not overlap (every far enough shift has IoU 0)."""
+    import torch
+
+    from core.detection import boxes
+
     iou = _values(pred, target)["iou"]
     if iou <= 0:
         return None
@@ -329,6 +340,10 @@ def _panel_title(text: str, left: float) -> dict:
 
 
 def _landscape_figure(p: Params, target, lang: str) -> go.Figure:
+    import torch
+
+    from core.detection import boxes
+
     centres = np.linspace(*PLANE, GRID)
     cx, cy = np.meshgrid(centres, centres)
     half_w, half_h = p.pred_w / 2, p.pred_h / 2
@@ -555,6 +570,8 @@ def _first_step(iou: np.ndarray, level: float) -> str:
 
 
 def render(p: Params, lang: str = "en") -> Rendered:
+    from core.detection import boxes
+
     target = _corners(p.target_cx, p.target_cy, p.target_w, p.target_h)
     pred = _corners(p.pred_cx, p.pred_cy, p.pred_w, p.pred_h)
     alternative = same_iou_box(pred, target) if p.show_same_iou else None

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import plotly.graph_objects as go
 from pydantic import BaseModel
 
-from core.detection import average_precision as ap
-from core.detection.coco import AREA_NAMES, AREA_RANGES, DatasetError, coco_iou, read_dataset
 from demos.base import PARAMS_CONFIG, Demo, ParamsError, Rendered, Source, Text, Upload, param
 from demos.theme import COLORWAY
+
+if TYPE_CHECKING:
+    from core.detection import average_precision as ap
 
 IMAGE_SIZE = (640.0, 480.0)  # width, height of the synthetic images, in pixels
 CLASS_NAMES = (
@@ -134,6 +135,8 @@ def synthesize(p: Params) -> tuple[dict, list[dict]]:
     scores each: calibration c mixes a "quality" (IoU with its object; low for duplicates and
     background) with pure noise, score = c·quality + (1 − c)·uniform.
     """
+    from core.detection.coco import coco_iou
+
     rng = np.random.default_rng(p.seed)
     width, height = IMAGE_SIZE
     counts = rng.poisson(p.objects_per_image, p.images)
@@ -232,6 +235,8 @@ def load_coco_file(raw: bytes) -> dict:
     with the detections added under "detections"), or {"ground_truth": {...}, "detections":
     [...]}. Returns {"ground_truth": {...}, "detections": [...]} with only the fields used.
     """
+    from core.detection.coco import DatasetError, read_dataset
+
     try:
         text = bytes(raw).decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -421,6 +426,8 @@ def _table_figure(ranking: ap.Ranking, class_name: str, threshold: float, lang: 
 
 
 def _pr_figure(ranking: ap.Ranking, class_name: str, threshold: float, lang: str) -> go.Figure:
+    from core.detection import average_precision as ap
+
     recall, precision = ranking.recall, ranking.precision
     data: list[dict] = []
     if len(recall):
@@ -604,6 +611,8 @@ def _threshold_figure(
 def _breakdown_figure(
     evaluation: ap.CocoEvaluation, names: list[str], counts: dict, lang: str
 ) -> go.Figure:
+    from core.detection.coco import AREA_NAMES
+
     per_class = evaluation.category_ap()
     ap50 = evaluation.ap_by_threshold_and_category()[0]
     data = [
@@ -683,6 +692,8 @@ def _breakdown_figure(
 
 def _area_counts(ground_truth: Mapping) -> dict[str, int]:
     """Objects that count (not crowd) in each COCO area range, by the annotation's area."""
+    from core.detection.coco import AREA_NAMES, AREA_RANGES
+
     areas = np.array(
         [
             a.get("area", a["bbox"][2] * a["bbox"][3])
@@ -702,6 +713,8 @@ def _stat(value: float) -> str:
 
 
 def render(p: Params, lang: str = "en", data: dict | None = None) -> Rendered:
+    from core.detection import average_precision as ap
+
     synthetic = data is None
     ground_truth, detections = (
         synthesize(p) if synthetic else (data["ground_truth"], data["detections"])

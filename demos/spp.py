@@ -9,16 +9,12 @@ show the length staying put while the learner changes the map's height and width
 from __future__ import annotations
 
 import itertools
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import plotly.graph_objects as go
-import torch
 from pydantic import BaseModel
 
-from core.trace import Trace
-from core.vision.spp import spatial_pyramid_pool
-from core.vision.upsampling import interpolate
 from demos.base import PARAMS_CONFIG, Demo, Rendered, Source, Text, param
 from demos.theme import COLORWAY
 from demos.upsampling import (
@@ -30,6 +26,9 @@ from demos.upsampling import (
     panel_axes,
     pixel_ticks,
 )
+
+if TYPE_CHECKING:
+    import torch
 
 Level = Literal["1", "2", "3", "4", "6"]
 LEVELS: dict[str, Text] = {v: Text(f"{v}×{v}", f"{v}×{v}") for v in ("1", "2", "3", "4", "6")}
@@ -74,6 +73,10 @@ class Params(BaseModel):
 def feature_maps(channels: int, height: int, width: int) -> torch.Tensor:
     """(1, C, H, W) smooth maps with zeros, like conv5 activations after ReLU: ReLU(seeded 6 × 6
     noise resized to H × W, + ½), so that a larger H × W shows the same scene more finely."""
+    import torch
+
+    from core.vision.upsampling import interpolate
+
     generator = torch.Generator().manual_seed(0)
     coarse = torch.randn(1, channels, 6, 6, generator=generator)
     smooth = interpolate(coarse, size=(height, width), mode="bicubic", align_corners=True)
@@ -200,6 +203,8 @@ def _bins_figure(p: Params, levels: list[dict], maps: torch.Tensor, lang: str) -
 
 
 def _vector_figure(p: Params, levels: list[dict], vector: torch.Tensor, lang: str) -> go.Figure:
+    import torch
+
     c = p.channels
     sizes = [level["level"] ** 2 for level in levels]
     per_channel = sum(sizes)
@@ -318,6 +323,9 @@ def _vector_figure(p: Params, levels: list[dict], vector: torch.Tensor, lang: st
 
 
 def render(p: Params, lang: str = "en") -> Rendered:
+    from core.trace import Trace
+    from core.vision.spp import spatial_pyramid_pool
+
     levels_asked = sorted({int(level) for level in p.levels})
     maps = feature_maps(p.channels, p.height, p.width)
     trace = Trace()

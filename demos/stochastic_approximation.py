@@ -9,17 +9,19 @@ goes wrong when Σa_k² = ∞ or Σa_k < ∞.
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import plotly.graph_objects as go
-import torch
 from pydantic import BaseModel
 
-from core.optim import stochastic_approximation as sa
-from core.trace import Trace
 from demos.base import PARAMS_CONFIG, Demo, Rendered, Source, Text, param
 from demos.theme import COLORWAY, caption
+
+if TYPE_CHECKING:
+    import torch
+
+    from core.trace import Trace
 
 ROOT = 1.0  # w*: the mean of X, the root of g, the least-squares θ*
 TRACE_POINTS = 200  # points per drawn curve over k (the runs themselves take every step)
@@ -83,6 +85,8 @@ class Params(BaseModel):
 
 def _g(problem: str):
     """The true g of each problem (its root is ROOT)."""
+    import torch
+
     if problem == "nonlinear":
         return lambda w: 2.0 * torch.tanh(w - ROOT)
     return lambda w: w - ROOT  # the mean of X; least squares with E[x²] = 1
@@ -109,6 +113,10 @@ def _formula(p: Params, name: str) -> str:
 
 def _run(p: Params, pairs: list[tuple[float, float]], trace: Trace) -> torch.Tensor:
     """Iterates (S, seeds, n + 1) of every schedule on the same noise."""
+    import torch
+
+    from core.optim import stochastic_approximation as sa
+
     common = {"noise_std": p.noise_std, "seeds": p.seeds, "seed": p.seed, "trace": trace}
     if p.problem == "least_squares":
         theta = sa.sgd_least_squares(
@@ -351,6 +359,8 @@ def _root_figure(
     observations: torch.Tensor,
     lang: str,
 ) -> go.Figure:
+    import torch
+
     count = min(p.steps, ROOT_VIEW_POINTS)
     w = iterates[index, 0, :count].numpy()  # run 1: the iterate each observation was taken at
     y = observations[index, 0, :count].numpy()
@@ -445,6 +455,8 @@ def _yes(value: bool, lang: str) -> str:
 
 
 def render(p: Params, lang: str = "en") -> Rendered:
+    from core.trace import Trace
+
     names = [name for name in SCHEDULES if name in p.schedules]  # catalogue order, no repeats
     colors = {name: COLORWAY[i] for i, name in enumerate(SCHEDULES)}
     pairs = _schedule_pairs(p, names)
@@ -502,6 +514,8 @@ def _mean_check(
     p: Params, index: int, iterates: torch.Tensor, observations: torch.Tensor, lang: str
 ) -> str:
     """How far the a/k run is from the sample mean of the samples it saw (run 1)."""
+    from core.optim import stochastic_approximation as sa
+
     w = iterates[index, 0]
     samples = (w[:-1] - observations[index, 0]).numpy()  # ỹ_k = w_k − x_k
     running = sa.incremental_mean(samples)

@@ -12,18 +12,17 @@ from __future__ import annotations
 import functools
 import math
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import plotly.graph_objects as go
-import torch
-import torch.nn.functional as F
 from pydantic import BaseModel
 
-from core.trace import Trace
-from core.vision import upsampling as up
 from demos.base import PARAMS_CONFIG, Demo, Rendered, Source, Text, param
 from demos.theme import COLORWAY, caption
+
+if TYPE_CHECKING:
+    import torch
 
 IMAGE_SIZE = 128  # every bundled image is IMAGE_SIZE × IMAGE_SIZE, grey levels in [0, 1]
 PHOTO = Path(__file__).resolve().parents[1] / "assets" / "images" / "camera.png"
@@ -111,6 +110,8 @@ def zone_plate(n: int = IMAGE_SIZE) -> torch.Tensor:
     """½ + ½·cos(π r²/R), r in pixels from the centre, R = n·√2: rings whose frequency r/R
     (cycles per pixel) grows from 0 at the centre to ½, the Nyquist limit, in the corners. A
     resampler that aliases draws rings that are not there."""
+    import torch
+
     c = (n - 1) / 2
     y, x = torch.meshgrid(torch.arange(n) - c, torch.arange(n) - c, indexing="ij")
     return 0.5 + 0.5 * torch.cos(math.pi * (x**2 + y**2) / (n * math.sqrt(2)))
@@ -118,12 +119,15 @@ def zone_plate(n: int = IMAGE_SIZE) -> torch.Tensor:
 
 def checkerboard(n: int = IMAGE_SIZE, square: int = 4) -> torch.Tensor:
     """Black and white squares of `square` pixels: hard edges, one pixel wide."""
+    import torch
+
     i = torch.arange(n) // square
     return ((i[:, None] + i[None, :]) % 2).float()
 
 
 @functools.cache
 def _photo() -> torch.Tensor:
+    import torch
     from PIL import Image as PILImage  # Pillow comes with Gradio; only this image needs it
 
     with PILImage.open(PHOTO) as photo:
@@ -248,11 +252,15 @@ def _crop(p: Params) -> tuple[torch.Tensor, int, int]:
 
 def _repeats(index: torch.Tensor, size: int) -> str:
     """How many output columns each input column became (nearest): '2, 3' is uneven."""
+    import torch
+
     counts = torch.bincount(index[:, 0], minlength=size)
     return ", ".join(str(c) for c in sorted(set(counts.tolist())))
 
 
 def _image_figure(p: Params, lang: str) -> tuple[go.Figure, list[str]]:
+    from core.vision import upsampling as up
+
     crop, top, left = _crop(p)
     x = crop[None, None]
     methods = list(dict.fromkeys(p.methods))
@@ -314,6 +322,8 @@ def _image_figure(p: Params, lang: str) -> tuple[go.Figure, list[str]]:
 
 def feature_map(size: int) -> torch.Tensor:
     """A fixed (1, 1, size, size) map of values 0.00..1.00 (seeded: the same on every render)."""
+    import torch
+
     generator = torch.Generator().manual_seed(7)
     return (torch.rand(1, 1, size, size, generator=generator) * 100).round() / 100
 
@@ -354,6 +364,11 @@ def _weight_label(weight: float, size: int) -> str:
 
 
 def _sampling_figure(p: Params, lang: str) -> tuple[go.Figure, str]:
+    import torch
+
+    from core.trace import Trace
+    from core.vision import upsampling as up
+
     x = feature_map(p.map_in)
     trace = Trace()
     out = up.interpolate(
@@ -555,6 +570,12 @@ def _diverging_at_one(top: float) -> list[list]:
 
 
 def _tconv_figure(p: Params, lang: str) -> tuple[go.Figure, str]:
+    import torch
+    import torch.nn.functional as F
+
+    from core.trace import Trace
+    from core.vision import upsampling as up
+
     k, s = p.kernel, p.stride
     ones = torch.ones(1, 1, TCONV_INPUT, TCONV_INPUT)
     generator = torch.Generator().manual_seed(0)
@@ -692,6 +713,12 @@ def _tiles(r: int, size: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _layers_figure(p: Params, lang: str) -> go.Figure:
+    import torch
+    import torch.nn.functional as F
+
+    from core.trace import Trace
+    from core.vision import upsampling as up
+
     r, n = p.factor, SHUFFLE_SIZE
     # what pixel_shuffle does to a channel id and to the source position
     ids = torch.arange(r * r, dtype=torch.float32).view(1, r * r, 1, 1).expand(1, r * r, n, n)

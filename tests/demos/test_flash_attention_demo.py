@@ -7,11 +7,13 @@ from core's trace.
 import base64
 import math
 import re
+import typing
 
 import numpy as np
 import pytest
 import torch
 
+from core.attention.flash import blocks
 from demos import flash_attention as demo
 from demos.base import ParamsError
 
@@ -37,7 +39,7 @@ def inputs(p):
     generator = torch.Generator().manual_seed(p.seed)
     shape = [(1, 1, n, p.d) for n in (p.n, p.n_keys, p.n_keys)]
     tensors = (torch.randn(s, generator=generator, dtype=torch.float64) for s in shape)
-    return [x.to(demo.DTYPES[p.dtype]) for x in tensors]
+    return [x.to(getattr(torch, p.dtype)) for x in tensors]
 
 
 def masked_scores(p) -> torch.Tensor:
@@ -67,7 +69,7 @@ def test_the_row_columns_show_each_rows_max_and_sum_once_its_last_tile_is_done(p
     row_sum = torch.exp(s - row_max[:, None]).sum(dim=-1)
     step = min(params.step, len(demo._walk(params).steps))
     done = step == len(demo._walk(params).steps)
-    for b, rows in enumerate(demo.blocks(params.n, int(params.block_m))):
+    for b, rows in enumerate(blocks(params.n, int(params.block_m))):
         m = decoded(row_trace(figure, "m", b)["x"])
         l_sum = decoded(row_trace(figure, "l", b)["x"])
         if done:  # float32 on screen
@@ -154,6 +156,13 @@ def test_why_tiling_wins_the_io_charts_grow_apart_with_n():
     n = decoded(figure.data[0].x)
     # N² against N: (4Nd + 2N²) / (4Nd + 2N) = (4d + 2N) / (4d + 2) keeps growing with N.
     np.testing.assert_allclose(peak_standard / peak_flash, (4 * p.d + 2 * n) / (4 * p.d + 2))
+
+
+def test_the_io_models_bytes_per_element_are_torchs_for_every_dtype_offered():
+    offered = typing.get_args(demo.Params.model_fields["dtype"].annotation)
+    assert set(demo.DTYPE_BYTES) == set(offered)
+    for name, size in demo.DTYPE_BYTES.items():
+        assert torch.finfo(getattr(torch, name)).bits == 8 * size, name
 
 
 def test_too_many_tiles_are_refused_with_a_message_naming_the_block_field():

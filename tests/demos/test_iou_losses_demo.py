@@ -34,6 +34,10 @@ def test_the_preset_names_are_the_issues():
     assert demo.DEMO.upload is None
 
 
+def test_the_demo_names_the_kinds_of_core_in_its_order():
+    assert tuple(demo.KIND_NAMES) == boxes.KINDS  # KIND_COLORS follows this order
+
+
 def test_the_bars_show_the_four_metrics_of_core():
     p = demo.Params()
     figure = demo.render(p).figures[0]
