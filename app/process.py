@@ -43,7 +43,14 @@ def serving(
     log_path: Path | None = None, timeout_s: float = 60, module: str = "app", args: tuple = ()
 ) -> Iterator[tuple[str, float]]:
     """`python -m app` (or `python -m <module> <args>`) on a free loopback port: yields its URL
-    and the seconds it took to answer `/` with 200 (the cold start); stops it afterwards."""
+    and the seconds it took to answer `/` with 200 (the cold start); stops it afterwards.
+
+    With PLAYGROUND_CLONE_TO=<n> in the environment (the suite at 38 demos, tests/conftest.py),
+    the app serves the live demos cloned onto free catalogue slugs up to n (benchmarks/clones.py).
+    """
+    clone_to = os.environ.get("PLAYGROUND_CLONE_TO", "")
+    if module == "app" and clone_to:
+        module, args = "benchmarks.clones", ("--count", clone_to)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
@@ -74,7 +81,19 @@ def serving(
                         f"the app did not answer on {url}/ within {timeout_s} s:\n{_tail(log_path)}"
                     )
                 time.sleep(0.05)
-            yield url, time.perf_counter() - started
+            cold_start = time.perf_counter() - started
+            # The API app is built in the background after `/` answers: wait for it, so that
+            # a client's first call does not wait on Gradio's import.
+            while time.perf_counter() - started < timeout_s:
+                if process.poll() is not None:
+                    raise AppStartError(f"the app exited:\n{_tail(log_path)}")
+                try:
+                    with urllib.request.urlopen(url + "/config", timeout=30) as response:
+                        if response.status == 200:
+                            break
+                except OSError:
+                    time.sleep(0.1)
+            yield url, cold_start
         finally:
             process.terminate()
             try:
