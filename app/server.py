@@ -194,7 +194,49 @@ class LazyGradio:
         if match is not Match.FULL:
             await respond(send, 404, "not found")
             return
-        await mount.app({**scope, **child_scope}, receive, send)
+        child = {**scope, **child_scope}
+        page = getattr(self.apps[key][1], "playground_page", None)
+        if page is not None and scope.get("method") == "GET" and scope["path"].endswith(f"/{key}/"):
+            await self.send_prefilled(mount, page, child, receive, send)
+            return
+        await mount.app(child, receive, send)
+
+    async def send_prefilled(
+        self, mount: Mount, page: Any, scope: dict, receive: Callable, send: Callable
+    ) -> None:
+        """A page's HTML, its config filled in for the link's query (app.ui.prefilled_html)."""
+        from urllib.parse import parse_qsl
+
+        # Uncompressed, so that it can be read and changed.
+        headers = [(k, v) for k, v in scope.get("headers", []) if k.lower() != b"accept-encoding"]
+        scope = {**scope, "headers": headers}
+        start: dict = {}
+        chunks: list[bytes] = []
+
+        async def hold(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        await mount.app(scope, receive, hold)
+        body = b"".join(chunks)
+        content_type = dict(start.get("headers", [])).get(b"content-type", b"")
+        if start.get("status") == 200 and content_type.startswith(b"text/html"):
+            raw = scope.get("query_string", b"").decode("latin-1")
+            query = dict(parse_qsl(raw, keep_blank_values=True))
+            loop = asyncio.get_running_loop()
+            try:
+                text = await loop.run_in_executor(
+                    None, page.prefilled_html, body.decode("utf-8"), query
+                )
+                body = text.encode("utf-8")
+            except Exception as error:  # the page still works: its load event fills it in
+                log.warning(shorten(f"page {scope['path']}: not prefilled: {error!r}"))
+        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({**start, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
 
 def shorten(text: str, limit: int = MAX_MESSAGE) -> str:

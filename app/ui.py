@@ -185,6 +185,11 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def _query_key(query: dict) -> str:
+    """A query as one string, the same for the same keys and values in any order."""
+    return urlencode(sorted((str(k), str(v)) for k, v in query.items()))
+
+
 def page_query(lang: str, theme: str) -> str:
     """The page keys a link to another page keeps: language and theme."""
     query = {}
@@ -384,6 +389,8 @@ class DemoPage:
                         ]
                         self.notes = gr.Markdown("", label="notes", elem_id=f"{slug}-notes")
                 self.about = gr.Markdown(_about(demo, "en"), elem_id=f"{slug}-about")
+        # The query the page's HTML was filled in for (prefilled_html), read by the load event.
+        self.prefilled = gr.Textbox("", visible=False, elem_id=f"{slug}-prefilled")
 
     @property
     def outputs(self) -> list[gr.components.Component]:
@@ -487,21 +494,71 @@ class DemoPage:
             *([self.file, self.upload_help] if self.upload is not None else []),
         ]
 
-    def on_load(self, request: gr.Request) -> list:
-        """The page as its link asks: language, theme, controls, the note, the figures."""
-        query = dict(request.query_params) if request is not None else {}
+    @property
+    def load_outputs(self) -> list:
+        return [self.lang_radio, *self.text_outputs, self.link_note, *self.outputs]
+
+    def for_query(self, query: dict) -> tuple[str, str, list]:
+        """Language, theme, and a value for each of `load_outputs`, as the link asks."""
         lang = _lang(query.get("lang"))
         theme = page_theme(query)
         params, problems = from_query(self.demo, query, lang)
         note = notes_markdown(problems, lang)
-        return [
+        return (
             lang,
             theme,
-            gr.update(value=lang, label=UI["language"](lang)),
-            *self.texts(lang, theme, params),
-            gr.update(value=note, visible=bool(note)),
-            *render_payloads(self.demo, params, lang, _theme(theme)),
-        ]
+            [
+                gr.update(value=lang, label=UI["language"](lang)),
+                *self.texts(lang, theme, params),
+                gr.update(value=note, visible=bool(note)),
+                *render_payloads(self.demo, params, lang, _theme(theme)),
+            ],
+        )
+
+    def prefilled_html(self, page: str, query: dict) -> str:
+        """The page's HTML with its config set for `query`: controls, texts in the link's
+        language and the link's figures are in the page itself, drawn with no round trip.
+
+        Gradio inlines the config as `window.gradio_config = {...};`; each value goes where
+        an update of the load event would put it (its component's props)."""
+        head, marker, rest = page.partition("window.gradio_config = ")
+        config_text, end, tail = rest.partition(";</script>")
+        if not marker or not end:
+            return page
+        config = json.loads(config_text)
+        _, _, values = self.for_query(query)
+        props = {
+            component["id"]: component.setdefault("props", {}) for component in config["components"]
+        }
+        for component, value in zip(
+            [*self.load_outputs, self.prefilled], [*values, _query_key(query)], strict=True
+        ):
+            target = props[component._id]
+            if isinstance(value, PlotData):
+                target["value"] = value.model_dump()
+            elif isinstance(value, dict):
+                for key in ("value", "label", "info", "visible"):
+                    if key in value:
+                        target[key] = value[key]
+                if "choices" in value:
+                    target["choices"] = [list(choice) for choice in value["choices"]]
+            else:
+                target["value"] = value
+        text = json.dumps(config, ensure_ascii=False).replace("</", "<\\/")
+        return f"{head}{marker}{text}{end}{tail}"
+
+    def on_load(self, prefilled: Any, request: gr.Request) -> list:
+        """The page as its link asks: language, theme, controls, the note, the figures (only
+        the language and theme when the page's HTML already holds the rest)."""
+        query = dict(request.query_params) if request is not None else {}
+        if prefilled == _query_key(query):
+            return [
+                _lang(query.get("lang")),
+                page_theme(query),
+                *(gr.skip() for _ in self.load_outputs),
+            ]
+        lang, theme, values = self.for_query(query)
+        return [lang, theme, *values]
 
     def switch_lang(self, lang: Any, theme: Any, *values: Any) -> list:
         lang, theme = _lang(lang), _theme(theme)
@@ -587,11 +644,12 @@ def build_page(demo: Demo) -> gr.Blocks:
         )
         blocks.load(
             page.on_load,
-            None,
-            [lang, theme, page.lang_radio, *page.text_outputs, page.link_note, *page.outputs],
+            page.prefilled,
+            [lang, theme, *page.load_outputs],
             api_visibility="private",
             **render_options,
         ).then(None, None, None, js=READY_JS)
+    blocks.playground_page = page  # for app.server, which fills the page's HTML per link
     return blocks
 
 

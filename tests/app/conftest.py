@@ -15,7 +15,7 @@ import pytest
 from app.process import AppStartError, serving
 
 START_TIMEOUT_S = 60
-PAGE_TIMEOUT_MS = 15_000
+PAGE_TIMEOUT_MS = 30_000
 READY = "html[data-app-ready='1']"
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")

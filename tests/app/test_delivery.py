@@ -41,7 +41,7 @@ DEMOS = list(all_demos)
 FIRST = DEMOS[0]
 ENDS = list({demo.slug: demo for demo in (DEMOS[0], DEMOS[-1])}.values())
 READY = "html[data-app-ready='1']"
-TIMEOUT_MS = 15_000
+TIMEOUT_MS = 30_000
 
 
 def query_of(url: str) -> dict[str, str]:
