@@ -37,6 +37,9 @@ RENDER_CONCURRENCY = 2  # the target machine has 2 cores; more only adds content
 QUEUE_SIZE = 64  # requests waiting beyond this (per page) are refused with "busy"
 # Every page has its own queue; this bounds the renders running at once across all of them.
 RENDER_SLOTS = threading.BoundedSemaphore(RENDER_CONCURRENCY)
+# API calls at once: most are answered from the render cache, and a call holds its slot while
+# Gradio sends its result, not only while it renders; RENDER_SLOTS still bounds the renders.
+API_CONCURRENCY = 8
 
 UI = {
     "language": Text("Language", "语言"),
@@ -686,6 +689,6 @@ def build_api() -> gr.Blocks:
                 api_name=demo.slug,
                 preprocess=False,
                 concurrency_id="render",
-                concurrency_limit=RENDER_CONCURRENCY,
+                concurrency_limit=API_CONCURRENCY,
             )
     return blocks
