@@ -256,7 +256,7 @@ def report(result: dict, cold_start: float | None, load: tuple[float, float, flo
     import gradio
     import torch
 
-    from app.ui import QUEUE_SIZE, RENDER_CONCURRENCY
+    from app.ui import API_CONCURRENCY, QUEUE_SIZE, RENDER_CONCURRENCY
 
     throughput = result["served"] / result["elapsed_s"]
     quarters = " / ".join(f"{value:.0f}" for value in result["rss_quarters_mb"])
@@ -273,7 +273,7 @@ def report(result: dict, cold_start: float | None, load: tuple[float, float, flo
         f"--clients {result['clients']} --seconds {result['seconds']:g}` on {os.cpu_count()} CPU "
         f"cores, {platform.machine()}, Python {platform.python_version()}, torch "
         f"{torch.__version__}, gradio {gradio.__version__}; queue {QUEUE_SIZE}, "
-        f"{RENDER_CONCURRENCY} renders at a time. Clients and server share the machine, which "
+        f"{API_CONCURRENCY} API calls and {RENDER_CONCURRENCY} renders at a time. Clients and server share the machine, which "
         f"other work shares too: load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
         "(1/5/15 min) at the start.",
         "",
