@@ -26,6 +26,8 @@ LIVE = (
     "stochastic_approximation",
     "iou_losses",
     "map",
+    "attention_variants",
+    "llama_blocks",
 )
 
 

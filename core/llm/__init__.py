@@ -1,0 +1,1 @@
+"""Large-language-model building blocks: the LLaMA decoder block, Mixture-of-Experts, Medusa."""
