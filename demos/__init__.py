@@ -28,6 +28,8 @@ LIVE = (
     "map",
     "attention_variants",
     "llama_blocks",
+    "rnn_vs_transformer",
+    "ssm",
 )
 
 

@@ -1,0 +1,1 @@
+"""Sequence models: recurrent cells, state-space models."""

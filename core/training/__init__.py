@@ -1,0 +1,1 @@
+"""Training mechanics: what backprop stores (checkpointing), what low-precision formats hold."""
