@@ -26,6 +26,7 @@ LIVE = (
     "map",
     "autograd",
     "nn_vs_functional",
+    "api_export",
 )
 
 

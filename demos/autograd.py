@@ -18,6 +18,7 @@ import plotly.graph_objects as go
 from pydantic import BaseModel, field_validator
 
 from demos.base import PARAMS_CONFIG, Demo, Rendered, Source, Text, param
+from demos.plots_steps import edge_lines, step_controls
 from demos.theme import COLORWAY, caption
 
 if TYPE_CHECKING:
@@ -254,24 +255,18 @@ def _graph_figure(p: Params, run: Run, lang: str) -> go.Figure:
         for i in layout.drawn
     ]
     data = [
-        {
-            "type": "scatter",
-            "mode": "lines",
-            "x": solid_x,
-            "y": solid_y,
-            "line": {"color": "rgba(128,128,128,0.7)", "width": 1.5},
-            "name": Text("edge (gradient flows right → left)", "边（梯度从右向左流）")(lang),
-            "hoverinfo": "skip",
-        },
-        {
-            "type": "scatter",
-            "mode": "lines",
-            "x": cut_x or [None],
-            "y": cut_y or [None],
-            "line": {"color": COLORWAY[1], "width": 1.5, "dash": "dash"},
-            "name": Text("cut by detach (no gradient)", "被 detach 切断（无梯度）"),
-            "hoverinfo": "skip",
-        },
+        edge_lines(
+            solid_x,
+            solid_y,
+            Text("edge (gradient flows right → left)", "边（梯度从右向左流）")(lang),
+            {"color": "rgba(128,128,128,0.7)", "width": 1.5},
+        ),
+        edge_lines(
+            cut_x,
+            cut_y,
+            Text("cut by detach (no gradient)", "被 detach 切断（无梯度）")(lang),
+            {"color": COLORWAY[1], "width": 1.5, "dash": "dash"},
+        ),
         {
             "type": "scatter",
             "mode": "markers+text",
@@ -296,7 +291,6 @@ def _graph_figure(p: Params, run: Run, lang: str) -> go.Figure:
             "showlegend": False,
         },
     ]
-    data[1]["name"] = data[1]["name"](lang)
     animation = [
         {"name": str(n), "data": [{"marker": {"color": c}, "text": t}, {"text": e or [""]}]}
         for n, (c, t, e) in enumerate(frames)
@@ -311,7 +305,6 @@ def _graph_figure(p: Params, run: Run, lang: str) -> go.Figure:
         f"The graph torch recorded for {run.expression} and the backward pass, step by step",
         f"torch 为 {run.expression} 记录的计算图，以及逐步的反向传播",
     )
-    step_label = Text("backward step", "反向传播步")(lang)
     return go.Figure(
         {
             "data": data,
@@ -345,50 +338,11 @@ def _graph_figure(p: Params, run: Run, lang: str) -> go.Figure:
                         size=11,
                     )
                 ],
-                "updatemenus": [_play_buttons(lang)],
-                "sliders": [
-                    {
-                        "active": len(frames) - 1,
-                        "y": -0.02,
-                        "len": 0.85,
-                        "x": 0.15,
-                        "currentvalue": {"prefix": f"{step_label}: "},
-                        "steps": [
-                            {
-                                "label": str(n),
-                                "method": "animate",
-                                "args": [
-                                    [str(n)],
-                                    {"mode": "immediate", "frame": {"duration": 0, "redraw": True}},
-                                ],
-                            }
-                            for n in range(len(frames))
-                        ],
-                    }
-                ],
+                **step_controls(len(frames), lang, Text("backward step", "反向传播步")),
             },
         },
         _validate=False,
     )
-
-
-def _play_buttons(lang: str) -> dict:
-    play = {"frame": {"duration": 900, "redraw": True}, "transition": {"duration": 0}}
-    return {
-        "type": "buttons",
-        "x": 0.0,
-        "y": -0.02,
-        "xanchor": "left",
-        "yanchor": "top",
-        "showactive": False,
-        "buttons": [
-            {
-                "label": Text("▶ Play", "▶ 播放")(lang),
-                "method": "animate",
-                "args": [None, {**play, "fromcurrent": False, "mode": "immediate"}],
-            }
-        ],
-    }
 
 
 def _frame_state(
