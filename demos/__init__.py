@@ -30,6 +30,9 @@ LIVE = (
     "llama_blocks",
     "rnn_vs_transformer",
     "ssm",
+    "autograd",
+    "nn_vs_functional",
+    "api_export",
 )
 
 

@@ -109,7 +109,7 @@ class Control:
     """What the app needs to build one control for a Params field."""
 
     name: str
-    kind: Literal["slider", "radio", "dropdown", "checkbox", "checkboxes"]
+    kind: Literal["slider", "radio", "dropdown", "checkbox", "checkboxes", "text"]
     default: Any
     label: Text
     help: Text
@@ -118,6 +118,7 @@ class Control:
     step: float | None = None
     integer: bool = False
     choices: tuple[tuple[str, Text], ...] = ()
+    max_length: int | None = None  # a "text" control's cap in characters
 
     def allowed(self) -> str:
         """The allowed values in words, for error messages."""
@@ -125,6 +126,8 @@ class Control:
             return f"{_number(self.minimum)}..{_number(self.maximum)}"
         if self.kind == "checkbox":
             return "true or false"
+        if self.kind == "text":
+            return f"one line of at most {self.max_length} characters"
         return ", ".join(value for value, _ in self.choices)
 
 
@@ -160,6 +163,11 @@ def controls(params_type: type[BaseModel]) -> list[Control]:
         }
         if annotation is bool:
             result.append(Control(kind="checkbox", **common))
+        elif annotation is str:
+            max_length = _bound(info, annotated_types.MaxLen, "max_length")
+            if max_length is None:
+                raise TypeError(f"{params_type.__name__}.{name}: text needs max_length=")
+            result.append(Control(kind="text", max_length=max_length, **common))
         elif annotation in (int, float):
             minimum = _bound(info, annotated_types.Ge, "ge")
             maximum = _bound(info, annotated_types.Le, "le")
@@ -287,7 +295,8 @@ class Demo:
 
     def bounds(self, which: Literal["min", "max"]) -> BaseModel:
         """Params at one end of every range: sliders at their min or max; for "max" every list
-        full and every checkbox ticked (the heaviest request `Params` accept)."""
+        full and every checkbox ticked (the heaviest request `Params` accept). Text keeps its
+        default: which string is heaviest is the demo's to say (its presets and tests)."""
         values: dict[str, Any] = {}
         for control in self._controls:
             if control.kind == "slider":
@@ -311,6 +320,8 @@ class Demo:
         first = problems[0]
         name = str(first["loc"][0]) if first["loc"] else "params"
         message = first["msg"]
+        if first["type"] == "value_error":  # a validator's own one line, e.g. "column 3: ..."
+            message = message.removeprefix("Value error, ")
         if first["type"] == "extra_forbidden":
             message = f"unknown parameter (allowed: {', '.join(self.fields)})"
         elif first["type"] == "literal_error":
@@ -318,7 +329,7 @@ class Demo:
             message = f"unknown choice (allowed: {control.allowed()})"
         else:
             control = next((c for c in self._controls if c.name == name), None)
-            if control is not None:
+            if control is not None and control.kind != "text":  # text: the message says it
                 message += f" (allowed {control.allowed()})"
         more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
         return _shorten(f"{name}: {message}{more}")

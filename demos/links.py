@@ -7,7 +7,8 @@ says so, in the page's language.
 
 The browser keeps the URL up to date itself (app/ui.py's script writes the same format), so
 the two encodings here and there must agree: lists are comma-joined, booleans are
-`true`/`false`, numbers are their shortest decimal form.
+`true`/`false`, numbers are their shortest decimal form, text is the string itself (URL-encoded
+with the rest of the query, `urllib.parse.urlencode`; spaces and `+ * / ( )` survive).
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ def to_query(demo: Demo, params: BaseModel) -> dict[str, str]:
 
 def _decode(control: Control, raw: str) -> Any:
     """The typed value a link's string stands for; pydantic then checks bounds and choices."""
+    if control.kind == "text":
+        return raw  # as typed: the Params' own validator judges it (spaces included)
     text = raw.strip()
     if control.kind == "checkboxes":
         return [part.strip() for part in text.split(",") if part.strip()]

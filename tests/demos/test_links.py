@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -62,6 +63,11 @@ def _value(control: Any) -> st.SearchStrategy:
         return st.floats(control.minimum, control.maximum, allow_nan=False)
     if control.kind == "checkbox":
         return st.booleans()
+    if control.kind == "text":  # the texts the demo names: its default and its presets'
+        demo = next(d for d in DEMOS.values() if control in d.controls)
+        texts = [getattr(demo.Params(), control.name)]
+        texts += [getattr(preset, control.name) for preset in demo.presets.values()]
+        return st.sampled_from(texts)
     values = [value for value, _ in control.choices]
     if control.kind == "checkboxes":
         return st.lists(st.sampled_from(values), max_size=len(values))
@@ -99,6 +105,8 @@ def bad_values(control: Any) -> dict[str, str]:
         return bad
     if control.kind == "checkbox":
         return {"bad boolean": "maybe", "number boolean": "2"}
+    if control.kind == "text":
+        return {"over the cap": "x" * (control.max_length + 1)}
     if control.kind == "checkboxes":
         first = control.choices[0][0]
         return {"unknown choice": "no-such-choice", "one unknown of two": f"{first},zzz"}
@@ -198,3 +206,31 @@ def test_a_note_quotes_no_backtick_tag_or_line_break_from_the_link(slug, lang):
             assert note.count("`") == 2, note  # only the template's own code span
             assert "<" not in note and ">" not in note, note
             assert "\n" not in note, note
+
+
+TEXT_FIELDS = [
+    (slug, control.name, control.max_length)
+    for slug, demo in DEMOS.items()
+    for control in demo.controls
+    if control.kind == "text"
+]
+
+
+@pytest.mark.parametrize(("slug", "name", "cap"), TEXT_FIELDS)
+def test_text_survives_url_encoding_as_typed(slug, name, cap):
+    """Typed text travels URL-encoded: spaces, + * / ( ) and '&' or '=' come back unchanged."""
+    demo = DEMOS[slug]
+    texts = {getattr(preset, name) for preset in demo.presets.values()} | {
+        getattr(demo.Params(), name)
+    }
+    for text in texts:
+        params = demo.parse({name: text})
+        query = to_query(demo, params)
+        url_query = urlencode(query)
+        assert " " not in url_query
+        if name in query and "+" in text:
+            assert "%2B" in url_query  # a "+" is not read back as a space
+        back, notes = from_query(demo, dict(parse_qsl(url_query, keep_blank_values=True)))
+        assert (back, notes) == (params, [])
+    _, notes = from_query(demo, {name: "a&b=c" + "x" * cap})
+    assert len(notes) == 1 and f"`{name}=" in notes[0]

@@ -9,7 +9,6 @@ line that names the field; any valid Params renders. Nothing else may come out.
 from __future__ import annotations
 
 import math
-import typing
 from typing import Any
 
 import annotated_types
@@ -54,6 +53,13 @@ def list_lengths(demo: Any, name: str) -> tuple[int, int]:
     return low, high
 
 
+def text_examples(demo: Any, name: str) -> list[str]:
+    """A text field's accepted values the demo itself names: the default and every preset's."""
+    values = [getattr(demo.Params(), name)]
+    values += [getattr(preset, name) for preset in demo.presets.values()]
+    return list(dict.fromkeys(values))
+
+
 # --- strategies ----------------------------------------------------------------------------------
 
 JSON_SCALARS = st.one_of(
@@ -88,6 +94,13 @@ def hostile_value(demo: Any, name: str) -> st.SearchStrategy:
     options = [JSON_VALUES]
     if control.kind == "slider":
         options.append(near_bounds(control))
+    if control.kind == "text":  # typed text: any string, around the cap, and control characters
+        cap = control.max_length
+        options += [
+            st.text(max_size=cap + 5),
+            st.text(alphabet="xyz0123456789.+-*/() ,", min_size=cap - 2, max_size=cap + 2),
+            st.sampled_from(["\n", "\x00", "x" * cap, "x" * (cap + 1), "é" * cap]),
+        ]
     choices = [value for value, _ in control.choices]
     if choices:
         pool = st.sampled_from([*choices, "no-such-choice", "", choices[0].upper()])
@@ -124,6 +137,8 @@ def valid_request(draw: st.DrawFn, demo: Any) -> dict[str, Any]:
             values[control.name] = draw(
                 st.lists(st.sampled_from(choices), min_size=low, max_size=high or len(choices))
             )
+        elif control.kind == "text":  # the texts a demo shows: its default and its presets'
+            values[control.name] = draw(st.sampled_from(text_examples(demo, control.name)))
         else:
             values[control.name] = draw(st.sampled_from([value for value, _ in control.choices]))
     return values
@@ -172,17 +187,19 @@ def test_any_accepted_request_renders(slug: str) -> None:
 
 
 def bad_values(demo: Any, control: Any) -> list[tuple[str, Any]]:
-    cases: list[tuple[str, Any]] = [
-        ("null", None),
-        ("empty-string", ""),
-        ("1mb-string", MB_STRING),
-        ("object", {"value": 1}),
-        ("deep-list", typing.cast(Any, [])),
-    ]
-    deep: list = cases[-1][1]
+    deep_list: list = []
+    deep = deep_list
     for _ in range(500):  # nested 500 deep: a parser's or a validator's recursion
         deep.append([])
         deep = deep[0]
+    cases: list[tuple[str, Any]] = [
+        ("null", None),
+        ("1mb-string", MB_STRING),
+        ("object", {"value": 1}),
+        ("deep-list", deep_list),
+    ]
+    if control.kind != "text":  # an empty text may be a valid value (a demo's own rule)
+        cases.append(("empty-string", ""))
     if control.kind == "slider":
         span = control.maximum - control.minimum
         cases += [
@@ -208,6 +225,14 @@ def bad_values(demo: Any, control: Any) -> list[tuple[str, Any]]:
             ("100k-items", choices * (100_000 // len(choices) + 1)),
             ("too-many", choices * 2 if high is not None else ["no-such-choice"]),
             ("list-of-1mb", [MB_STRING]),
+        ]
+    elif control.kind == "text":
+        cap = control.max_length
+        cases += [
+            ("number", 1),
+            ("list", [control.default]),
+            ("one-over-the-cap", "x" * (cap + 1)),
+            ("bytes-like", {"0": "x"}),
         ]
     else:
         cases += [("unknown-choice", "no-such-choice"), ("number", 1), ("list", [control.default])]
@@ -246,3 +271,5 @@ def test_every_list_and_number_is_capped(slug: str) -> None:
             assert high is not None, f"{control.name}: a list needs max_length"
         elif control.kind == "slider":
             assert math.isfinite(control.minimum) and math.isfinite(control.maximum)
+        elif control.kind == "text":
+            assert control.max_length is not None and control.max_length <= 10_000
