@@ -319,13 +319,14 @@ def _curve_figure(p: Params, lang: str) -> go.Figure:
         "line": {"color": HEAD_COLORS["vfl"], "dash": "dash", "width": 1},
     }
     title = Text(
-        f"Loss (top) and its gradient ∂loss/∂logit (bottom) against the score p · "
+        f"Loss (top) and its gradient ∂loss/∂logit (bottom) against the score p<br>"
         f"VFL's positive is minimal at p = q = {p.q:.2f} (dashed)",
-        f"损失（上）及其对 logit 的梯度（下）随分数 p 的变化 · VFL 正样本在 p = q = {p.q:.2f} 处最小（虚线）",
+        f"损失（上）及其对 logit 的梯度（下）随分数 p 的变化<br>VFL 正样本在 p = q = {p.q:.2f} 处最小（虚线）",
     )
     layout = {
         "title": {"text": title(lang)},
-        "height": 620,
+        "height": 640,
+        "margin": {"t": 80},
         "xaxis": {"domain": [0, 1], "anchor": "y", "matches": "x2", "showticklabels": False},
         "yaxis": {
             "domain": [0.52, 1],
@@ -355,7 +356,7 @@ def _weight_figure(p: Params, run: dict, lang: str) -> go.Figure:
     from core.trace import Trace
 
     grid_p = np.linspace(0.005, 0.995, 100)
-    grid_q = np.linspace(0.0, 1.0, 41)
+    grid_q = np.linspace(0.0, 1.0, 11)  # one row per tenth; q = 0 is the negatives' row
     pp, qq = np.meshgrid(grid_p, grid_q)
     trace = Trace()
     varifocal.varifocal_loss(
@@ -383,11 +384,11 @@ def _weight_figure(p: Params, run: dict, lang: str) -> go.Figure:
         {
             "type": "heatmap",
             "x": grid_p.astype(np.float32),
-            "y": grid_q.astype(np.float32),
+            "y": [Text("0 (negative)", "0（负样本）")(lang)] + [f"{v:.1f}" for v in grid_q[1:]],
             "z": weight.astype(np.float32),
             "colorscale": "Viridis",
-            "colorbar": {"title": {"text": Text("weight", "权重")(lang)}, "x": 0.44, "len": 0.9},
-            "hovertemplate": "p %{x:.2f}, q %{y:.2f}<br>weight %{z:.3f}<extra></extra>",
+            "colorbar": {"title": {"text": Text("weight", "权重")(lang)}, "x": 0.42, "len": 0.9},
+            "hovertemplate": "p %{x:.2f}, q %{y}<br>weight %{z:.3f}<extra></extra>",
             "showlegend": False,
         }
     ]
@@ -413,15 +414,16 @@ def _weight_figure(p: Params, run: dict, lang: str) -> go.Figure:
         "title": {
             "text": Text(
                 "Left: VFL's weight on the BCE term over (p, q): q for positives, α·p^γ for "
-                "negatives (bottom row) · Right: share of the total loss",
-                "左：VFL 对 BCE 项的权重随 (p, q) 变化：正样本为 q，负样本（最下一行）为 α·p^γ · 右：各部分占总损失的比例",
+                "negatives (bottom row)<br>Right: each group's share of the total loss",
+                "左：VFL 对 BCE 项的权重随 (p, q) 变化：正样本为 q，负样本（最下一行）为 α·p^γ<br>右：各组样本占总损失的比例",
             )(lang)
         },
-        "height": 460,
+        "height": 480,
         "barmode": "stack",
-        "xaxis": {"domain": [0, 0.42], "title": {"text": Text("score p", "分数 p")(lang)}},
-        "yaxis": {"title": {"text": Text("IoU target q", "IoU 目标 q")(lang)}},
-        "xaxis2": {"domain": [0.56, 1], "anchor": "y2"},
+        "margin": {"t": 90},
+        "xaxis": {"domain": [0, 0.36], "title": {"text": Text("score p", "分数 p")(lang)}},
+        "yaxis": {"title": {"text": Text("IoU target q", "IoU 目标 q")(lang)}, "type": "category"},
+        "xaxis2": {"domain": [0.62, 1], "anchor": "y2"},
         "yaxis2": {
             "anchor": "x2",
             "range": [0, 1],
@@ -432,9 +434,9 @@ def _weight_figure(p: Params, run: dict, lang: str) -> go.Figure:
             caption(
                 Text(
                     f"on the BCE head's scores: {n_easy} easy negatives of {len(s)} anchors",
-                    f"用 BCE 头的分数计算：{len(s)} 个锚点中有 {n_easy} 个简单负样本",
+                    f"用 BCE 头的分数：{n_easy}/{len(s)} 个锚点是简单负样本",
                 )(lang),
-                x=0.56,
+                x=0.62,
             )
         ],
         "legend": {"orientation": "h", "y": -0.18, "x": 0.5},
@@ -625,14 +627,15 @@ def _result_figure(p: Params, run: dict, lang: str) -> go.Figure:
     layout = {
         "title": {
             "text": Text(
-                f"After NMS (IoU > {p.nms_iou:.2f}): COCO AP per score head · right: the box each "
+                f"After NMS (IoU > {p.nms_iou:.2f}): COCO AP per score head<br>Right: the box each "
                 f"head keeps on object {index + 1} (best available IoU {d['iou'][members].max():.2f})",
-                f"NMS（IoU > {p.nms_iou:.2f}）之后：各分数头的 COCO AP · 右：目标 {index + 1} 上各头保留的框"
+                f"NMS（IoU > {p.nms_iou:.2f}）之后：各分数头的 COCO AP<br>右：目标 {index + 1} 上各头保留的框"
                 f"（可得的最佳 IoU {d['iou'][members].max():.2f}）",
             )(lang)
         },
-        "height": 460,
+        "height": 480,
         "barmode": "group",
+        "margin": {"t": 80},
         "xaxis": {"domain": [0, 0.45], "title": {"text": Text("metric", "指标")(lang)}},
         "yaxis": {"range": [0, 1.05], "title": {"text": "AP"}},
         "xaxis2": {
