@@ -33,6 +33,8 @@ LIVE = (
     "autograd",
     "nn_vs_functional",
     "api_export",
+    "varifocal",
+    "centernet",
 )
 
 

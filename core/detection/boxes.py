@@ -424,3 +424,46 @@ def regress_box(
     if trace is not None:
         trace.record("regression", boxes=result.boxes, iou=result.iou, loss=result.loss, lr=etas)
     return result
+
+
+# --- non-maximum suppression -------------------------------------------------------------------
+
+
+def nms(boxes: Any, scores: Any, iou_threshold: float, *, trace: Trace | None = None) -> Tensor:
+    """Greedy non-maximum suppression: torchvision.ops.nms's rule.
+
+    Visit the boxes by decreasing score; keep one unless its IoU with an already kept box is
+    > iou_threshold. Equal scores keep their input order.
+    boxes: (N, 4) in x1, y1, x2, y2, scores: (N,) -> (K,) int64 indices kept, by decreasing score.
+    """
+    boxes = _as_boxes(boxes, "boxes", pairwise=True)
+    scores = torch.as_tensor(scores)
+    if scores.shape != boxes.shape[:1]:
+        raise ValueError(f"scores: expected shape ({len(boxes)},), got {tuple(scores.shape)}")
+    order = torch.argsort(scores, descending=True, stable=True)
+    # numpy float64: one vectorised IoU row per kept box against the later ones
+    b = boxes.detach().to("cpu", torch.float64).numpy()[order.numpy()]
+    area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    suppressed = np.zeros(len(b), dtype=bool)
+    suppressor = np.full(len(b), -1, dtype=np.int64)
+    kept = []
+    for i in range(len(b)):
+        if suppressed[i]:
+            continue
+        kept.append(i)
+        rest = b[i + 1 :]
+        w = np.minimum(b[i, 2], rest[:, 2]) - np.maximum(b[i, 0], rest[:, 0])
+        h = np.minimum(b[i, 3], rest[:, 3]) - np.maximum(b[i, 1], rest[:, 1])
+        inter = np.clip(w, 0, None) * np.clip(h, 0, None)
+        union = area[i] + area[i + 1 :] - inter
+        iou = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+        fresh = np.flatnonzero((iou > iou_threshold) & ~suppressed[i + 1 :]) + i + 1
+        suppressed[fresh] = True
+        suppressor[fresh] = i
+    keep = order[torch.as_tensor(kept, dtype=torch.int64)]
+    if trace is not None:
+        by = np.where(suppressor >= 0, order.numpy()[np.maximum(suppressor, 0)], -1)
+        inverse = np.empty_like(by)
+        inverse[order.numpy()] = by
+        trace.record("nms", order=order, keep=keep, suppressed_by=torch.as_tensor(inverse))
+    return keep
