@@ -24,6 +24,7 @@ LIVE = (
     "stochastic_approximation",
     "iou_losses",
     "map",
+    "lora",
 )
 
 
