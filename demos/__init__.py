@@ -35,6 +35,7 @@ LIVE = (
     "api_export",
     "varifocal",
     "centernet",
+    "lora",
 )
 
 
