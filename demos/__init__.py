@@ -24,6 +24,8 @@ LIVE = (
     "stochastic_approximation",
     "iou_losses",
     "map",
+    "clip",
+    "siglip",
 )
 
 
