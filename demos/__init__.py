@@ -36,6 +36,8 @@ LIVE = (
     "varifocal",
     "centernet",
     "lora",
+    "clip",
+    "siglip",
 )
 
 
