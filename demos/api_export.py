@@ -538,6 +538,7 @@ inherits its base's attribute). Press ▶ to step through the decorator.
 DEMO = Demo(
     slug="api-export",
     section="training",
+    figures=2,
     title=Text("@tf_export: one function, many names", "@tf_export：一个函数，多个名字"),
     summary=Text(
         "A decorator built from functools.partial registers public API names and returns the function itself.",

@@ -921,6 +921,7 @@ DeepSeek-V2 的做法是另加一小段 RoPE：每个查询头 d_R = 64 维，�
 DEMO = Demo(
     slug="attention-variants",
     section="attention",
+    figures=5,
     title=Text("MHA, MQA, GQA and MLA: the KV cache", "MHA、MQA、GQA 与 MLA：KV 缓存"),
     summary=Text(
         "Query heads sharing or compressing keys and values: cache bytes of real model shapes, "

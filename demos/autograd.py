@@ -637,6 +637,7 @@ backward raises torch's own error.
 DEMO = Demo(
     slug="autograd",
     section="training",
+    figures=2,
     title=Text("Autograd: the graph behind backward()", "自动求导：backward() 背后的计算图"),
     summary=Text(
         "Type an expression and watch torch's recorded graph pass gradients back, edge by edge.",

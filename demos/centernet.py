@@ -772,6 +772,7 @@ Rezatofighi et al., 2019).
 DEMO = Demo(
     slug="centernet",
     section="vision",
+    figures=5,
     title=Text("CenterNet: objects as points", "CenterNet：把目标看成点"),
     summary=Text(
         "Gaussian heatmap targets with CornerNet's radius (and the released code's), 3×3 "

@@ -932,6 +932,7 @@ CLIP 对每个类别在嵌入空间里平均 80 条提示（集成）。这里�
 DEMO = Demo(
     slug="clip",
     section="multimodal",
+    figures=5,
     title=Text("CLIP: contrastive image–text pretraining", "CLIP：图文对比预训练"),
     summary=Text(
         "The N×N similarity matrix, the symmetric InfoNCE loss, its temperature, and zero-shot prompts.",

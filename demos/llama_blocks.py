@@ -853,6 +853,7 @@ Touvron 等 2023（LLaMA；Llama 2）把这四点组合在一起。
 DEMO = Demo(
     slug="llama-blocks",
     section="attention",
+    figures=4,
     title=Text("The LLaMA block, piece by piece", "逐个拆解 LLaMA 的模块"),
     summary=Text(
         "RMSNorm vs LayerNorm, the SwiGLU FFN and its 8d/3 width, RoPE's rotating pairs and "

@@ -849,6 +849,7 @@ r ≥ k 的 LoRA 能达到全量微调的损失；当 ΔW* 满秩时，小的 r 
 DEMO = Demo(
     slug="lora",
     section="finetuning",
+    figures=7,
     title=Text("LoRA: low-rank adaptation", "LoRA：低秩适配"),
     summary=Text(
         "Freeze W, train (α/r)·BA: parameter counts for real shapes, the merge, and a live toy.",

@@ -664,6 +664,7 @@ Szegedy，2015）训练时用当前批次的统计量归一化，并更新滑动
 DEMO = Demo(
     slug="nn-vs-functional",
     section="training",
+    figures=2,
     title=Text("nn.Module vs nn.functional", "nn.Module 与 nn.functional"),
     summary=Text(
         "What a module holds (parameters, buffers, the training flag) and the F call it makes.",

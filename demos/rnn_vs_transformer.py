@@ -767,6 +767,7 @@ n < d 时更便宜，超过后更贵（运算量图上的交叉点）。
 DEMO = Demo(
     slug="rnn-vs-transformer",
     section="attention",
+    figures=6,
     title=Text("RNN vs Transformer", "RNN 与 Transformer"),
     summary=Text(
         "LSTM and GRU gates you can watch, gradients that vanish with distance, and why attention "

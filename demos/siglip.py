@@ -673,6 +673,7 @@ SigLIP 以 t = 10、**b = −10** 开始，一开始就接近这个先验：对�
 DEMO = Demo(
     slug="siglip",
     section="multimodal",
+    figures=4,
     title=Text("SigLIP: a sigmoid loss for image–text pairs", "SigLIP：图文配对的 sigmoid 损失"),
     summary=Text(
         "Per-pair sigmoid vs batch softmax, the learned t and b, batch size, and the chunked loss.",

@@ -812,6 +812,7 @@ w = 0 时该层是线性时不变的，解码失败。在归纳头小例子里�
 DEMO = Demo(
     slug="ssm",
     section="attention",
+    figures=5,
     title=Text("State-space models: HiPPO, S4, Mamba", "状态空间模型：HiPPO、S4、Mamba"),
     summary=Text(
         "A whole past kept in N numbers, S4's recurrence equal to its convolution, and Mamba's "

@@ -768,6 +768,7 @@ COCO 的定义（Lin 等，2014），与 mAP 演示相同；框的重叠用 IoU 
 DEMO = Demo(
     slug="varifocal",
     section="vision",
+    figures=4,
     title=Text("Varifocal loss: IoU-aware scores", "Varifocal 损失：IoU 感知的分数"),
     summary=Text(
         "Focal vs varifocal loss and their gradients; three score heads trained live; what NMS "

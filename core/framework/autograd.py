@@ -20,26 +20,47 @@ import math
 import re
 from dataclasses import dataclass
 
-import torch
+
+# torch is imported on first use: the demo's Params validate an expression with `parse`, which
+# must not load torch for the gallery (that lists every demo without running any).
+class _LazyTorch:
+    def __getattr__(self, name: str):
+        import torch as module
+
+        globals()["torch"] = module
+        return getattr(module, name)
+
+
+torch = _LazyTorch()
 
 MAX_CHARACTERS = 200
 MAX_DEPTH = 32  # parentheses, calls, unary minus and ** each add one level
 MAX_NUMBER = 1e6
 MAX_VECTOR = 16
 VARIABLES = ("x", "y", "z")
+# name in an expression -> the torch function that evaluates it
 FUNCTIONS = {
-    "sin": torch.sin,
-    "cos": torch.cos,
-    "exp": torch.exp,
-    "log": torch.log,
-    "sqrt": torch.sqrt,
-    "tanh": torch.tanh,
-    "sigmoid": torch.sigmoid,
-    "relu": torch.relu,
-    "sum": torch.sum,
-    "mean": torch.mean,
-    "detach": torch.Tensor.detach,
+    "sin": "sin",
+    "cos": "cos",
+    "exp": "exp",
+    "log": "log",
+    "sqrt": "sqrt",
+    "tanh": "tanh",
+    "sigmoid": "sigmoid",
+    "relu": "relu",
+    "sum": "sum",
+    "mean": "mean",
+    "detach": "Tensor.detach",
 }
+
+
+def _function(name: str):
+    target = torch
+    for part in FUNCTIONS[name].split("."):
+        target = getattr(target, part)
+    return target
+
+
 ALLOWED = re.compile(r"[A-Za-z0-9.+\-*/(), ]")
 TOKEN = re.compile(
     r"(?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)|(?P<name>[A-Za-z]+)"
@@ -248,7 +269,7 @@ def _apply(node: Expr, operands: list) -> torch.Tensor:
         (operand,) = operands
         if not isinstance(operand, torch.Tensor):
             operand = torch.tensor(operand, dtype=torch.float64)
-        return FUNCTIONS[node.op](operand)
+        return _function(node.op)(operand)
     if node.op == "neg":
         return -_as_tensor(operands[0])
     a, b = operands

@@ -76,6 +76,9 @@ def test_every_text_exists_in_english_and_chinese(slug):
 def test_renders_at_defaults_in_both_languages(slug):
     demo = DEMOS[slug]
     english, chinese = demo.render(), demo.render(lang="zh")
+    # The app lays out `figures` plots before any render: declared, and always that many.
+    assert demo.figures is not None, f"{slug}: declare figures=<count> in its Demo(...)"
+    assert len(english.figures) == len(chinese.figures) == demo.figures
     check_figures(english)
     check_figures(chinese)
     titles = [fig.layout.title.text or "" for fig in chinese.figures]
@@ -84,13 +87,17 @@ def test_renders_at_defaults_in_both_languages(slug):
 
 @pytest.mark.parametrize("slug,preset", [(s, p) for s in SLUGS for p in DEMOS[s].presets])
 def test_renders_every_preset(slug, preset):
-    check_figures(DEMOS[slug].render(DEMOS[slug].presets[preset]))
+    rendered = DEMOS[slug].render(DEMOS[slug].presets[preset])
+    assert len(rendered.figures) == DEMOS[slug].figure_count()
+    check_figures(rendered)
 
 
 @pytest.mark.parametrize("which", ["min", "max"])
 @pytest.mark.parametrize("slug", SLUGS)
 def test_renders_at_its_bounds(slug, which):
-    check_figures(DEMOS[slug].render(DEMOS[slug].bounds(which)))
+    rendered = DEMOS[slug].render(DEMOS[slug].bounds(which))
+    assert len(rendered.figures) == DEMOS[slug].figure_count()
+    check_figures(rendered)
 
 
 @pytest.mark.parametrize("slug", SLUGS)
