@@ -126,7 +126,10 @@ def valid_request(draw: st.DrawFn, demo: Any) -> dict[str, Any]:
         if control.kind == "slider":
             low, high = control.minimum, control.maximum
             if control.integer:
-                values[control.name] = draw(st.integers(math.ceil(low), int(high)))
+                # On the slider's grid: a demo may accept only its steps (even widths, ...).
+                step = int(control.step or 1)
+                count = (int(high) - math.ceil(low)) // step
+                values[control.name] = math.ceil(low) + step * draw(st.integers(0, count))
             else:
                 values[control.name] = draw(st.floats(low, high, allow_nan=False))
         elif control.kind == "checkbox":
