@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 from urllib.parse import urlencode
@@ -31,9 +32,13 @@ EXPORT_WAIT_S = 10.0
 
 
 def _origin(request: Request) -> str:
-    """scheme://host the browser used, also behind a proxy (Hugging Face Spaces: https)."""
+    """scheme://host the browser used. Behind a proxy (Hugging Face Spaces) the scheme comes
+    from X-Forwarded-Proto (http or https only); the host from X-Forwarded-Host only when
+    PLAYGROUND_TRUST_FORWARDED_HOST=1 says a proxy of ours sets it: anyone can send the header."""
     scheme = request.headers.get("x-forwarded-proto", request.url.scheme).split(",")[0].strip()
-    host = request.headers.get("x-forwarded-host") or request.headers.get("host") or ""
+    host = request.headers.get("host") or ""
+    if os.environ.get("PLAYGROUND_TRUST_FORWARDED_HOST") == "1":
+        host = request.headers.get("x-forwarded-host", host).split(",")[0].strip()
     if scheme not in ("http", "https") or not host or any(c in host for c in "/\\ @"):
         return str(request.base_url).rstrip("/")
     return f"{scheme}://{host}"

@@ -54,6 +54,7 @@ SESSION_CAPACITY = 256
 # call by name, whose session is the call): the oldest sessions are forgotten past this.
 PENDING_SESSIONS = 1024
 RETRY_AFTER_S = 2
+MAX_URL = 16_384  # path + query, in bytes: the longest link of any demo is a few hundred
 
 # What Starlette's body limit raises once its 413 is sent (FastAPI lets them pass the same way).
 BODY_LIMIT_SIGNALS: tuple[type[BaseException], ...] = tuple(
@@ -274,6 +275,13 @@ class Guard:
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         path = scope.get("path", "")
+        if scope["type"] == "http" and (
+            len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"") > MAX_URL
+        ):
+            # Gradio rebuilds the URL with httpx, whose limit is 65,536: a traceback, and on
+            # /call an event stream that never ends. No link of the playground is this long.
+            await respond(send, 414, f"URL longer than {MAX_URL} characters")
+            return
         api = self.API.fullmatch(path) if scope["type"] == "http" else None
         if api is None:
             await self.app(scope, receive, send)

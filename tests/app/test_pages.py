@@ -100,3 +100,29 @@ def test_page_without_trailing_slash_serves_assets(registry: None) -> None:
         assert client.get(f"/demo/{asset[1]}").status_code == 200
         assert client.get(f"/demo/spp/{asset[1]}").status_code == 200
         assert client.get("/demo/no-such-demo").status_code == 404
+
+
+def test_export_link_ignores_a_forwarded_host_unless_trusted(
+    registry: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Anyone can send X-Forwarded-Host: the export's link back uses the request's own host."""
+    from app.server import create_app
+
+    monkeypatch.delenv("PLAYGROUND_TRUST_FORWARDED_HOST", raising=False)
+    headers = {"x-forwarded-host": "evil.example", "host": "playground.test"}
+    with TestClient(create_app()) as client:
+        page = client.get("/export/spp.html", headers=headers).text
+        assert "evil.example" not in page and "http://playground.test/demo/spp" in page
+        monkeypatch.setenv("PLAYGROUND_TRUST_FORWARDED_HOST", "1")
+        page = client.get("/export/spp.html", headers=headers).text
+        assert "http://evil.example/demo/spp" in page
+
+
+@pytest.mark.parametrize("path", ["/", "/config", "/demo/spp", "/gradio_api/info"])
+def test_a_very_long_url_is_414_in_one_line(registry: None, path: str) -> None:
+    from app.server import create_app
+
+    with TestClient(create_app()) as client:
+        response = client.get(f"{path}?a={'x' * 20_000}")  # httpx refuses 65,536
+    assert response.status_code == 414
+    assert len(response.text) < 200 and "Traceback" not in response.text
