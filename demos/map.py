@@ -501,12 +501,13 @@ def _pr_figure(ranking: ap.Ranking, class_name: str, threshold: float, lang: str
             "hovertemplate": "r=%{x:.1f}<br>p_interp=%{y:.3f}<extra>VOC2007</extra>",
         }
     )
-    values = ranking.ap
+    # −1 is COCO's "no ground truth of this class": shown as "—", never as an AP of −1.
+    values = {key: _stat(value) for key, value in ranking.ap.items()}
     title = Text(
-        f"“{class_name}”, IoU > {threshold:.2f}: VOC2007 11-point AP {values['voc07']:.3f} · "
-        f"VOC2010 all-point {values['voc10']:.3f} · COCO 101-point {values['coco101']:.3f}",
-        f"“{class_name}”，IoU > {threshold:.2f}：VOC2007 11 点 AP {values['voc07']:.3f} · "
-        f"VOC2010 全点 {values['voc10']:.3f} · COCO 101 点 {values['coco101']:.3f}",
+        f"“{class_name}”, IoU > {threshold:.2f}: VOC2007 11-point AP {values['voc07']} · "
+        f"VOC2010 all-point {values['voc10']} · COCO 101-point {values['coco101']}",
+        f"“{class_name}”，IoU > {threshold:.2f}：VOC2007 11 点 AP {values['voc07']} · "
+        f"VOC2010 全点 {values['voc10']} · COCO 101 点 {values['coco101']}",
     )
     layout = {
         "title": {"text": title(lang)},

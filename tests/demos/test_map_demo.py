@@ -188,3 +188,22 @@ def test_the_upload_keeps_only_the_fields_it_evaluates():
 def test_the_duplicates_preset_table_names_duplicates():
     table = demo.render(demo.presets["Duplicates are false positives"]).figures[0]
     assert "FP · duplicate" in table.data[0].cells.values[5]
+
+
+def test_a_class_with_no_ground_truth_shows_a_dash_not_an_ap_of_minus_one():
+    """COCO's −1 ("no ground truth") reads as "—" in the PR figure's title, as in the notes."""
+    from demos import all_demos
+
+    demo = next(d for d in all_demos if d.slug == "map")
+    params = demo.Params(
+        images=1,
+        objects_per_image=0.5,
+        missed=0.9,
+        classes=10,
+        focus_class=10,
+        false_positives=10,
+        seed=0,
+    )
+    title = demo.render(params).figures[1].layout.title.text
+    assert "−1" not in title and "-1.000" not in title
+    assert title.count("—") == 3
