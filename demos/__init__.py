@@ -27,6 +27,7 @@ LIVE = (
     "autograd",
     "nn_vs_functional",
     "api_export",
+    "ddp",
 )
 
 
