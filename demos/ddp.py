@@ -161,6 +161,7 @@ def _ring_figure(p: Params, lang: str) -> go.Figure:
             "zmin": 1,
             "zmax": n,
             "colorscale": "Blues",
+            "reversescale": True,
             "colorbar": {"title": {"text": colorbar_title, "side": "right"}, "thickness": 12},
             "xgap": 2,
             "ygap": 2,
@@ -545,15 +546,39 @@ def _real_figure(p: Params, run: dict, lang: str) -> go.Figure:
     )
 
 
+def _placeholder(message: str, lang: str) -> go.Figure:
+    """The real-run slot when no run is shown (the figure count stays 4 for the app)."""
+    return go.Figure(
+        {
+            "data": [{"type": "scatter", "x": [0], "y": [0], "mode": "text", "text": [""]}],
+            "layout": {
+                "title": {"text": Text("Real run", "真实运行")(lang)},
+                "height": 200,
+                "xaxis": {"visible": False},
+                "yaxis": {"visible": False},
+                "annotations": [caption(message, y=0.5, size=13)],
+            },
+        },
+        _validate=False,
+    )
+
+
 def render(p: Params, lang: str = "en") -> Rendered:
     figures = [_ring_figure(p, lang), _scaling_figure(p, lang), _bucket_figure(p, lang)]
     notes = ""
-    if p.real_run:
+    if not p.real_run:
+        off = Text(
+            "Tick “Real run” to start K gloo processes and compare with one process.",
+            "勾选“真实运行”即可启动 K 个 gloo 进程，并与单进程比较。",
+        )
+        figures.append(_placeholder(off(lang), lang))
+    else:
         run, error = _real_run(p)
         if run is None:
             notes = Text(f"The real run could not finish: {error}", f"真实运行未能完成：{error}")(
                 lang
             )
+            figures.append(_placeholder(notes, lang))
         else:
             figures.append(_real_figure(p, run, lang))
             worst = max(
