@@ -38,6 +38,7 @@ LIVE = (
     "lora",
     "clip",
     "siglip",
+    "ddp",
 )
 
 
