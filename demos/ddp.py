@@ -670,6 +670,7 @@ K 个 gloo 进程的平均梯度与单进程在全批次上的梯度相比，最
 DEMO = Demo(
     slug="ddp",
     section="training",
+    figures=4,
     title=Text("Distributed data parallel", "分布式数据并行（DDP）"),
     summary=Text(
         "Ring all-reduce chunk by chunk, gradient buckets racing backward, and K real gloo processes.",
