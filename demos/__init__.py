@@ -26,6 +26,7 @@ LIVE = (
     "map",
     "varifocal",
     "centernet",
+    "detr",
 )
 
 
