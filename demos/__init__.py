@@ -39,6 +39,7 @@ LIVE = (
     "clip",
     "siglip",
     "ddp",
+    "detr",
 )
 
 
