@@ -778,6 +778,7 @@ Varifocal 损失、mAP。
 DEMO = Demo(
     slug="detr",
     section="vision",
+    figures=4,
     title=Text("DETR: set prediction without NMS", "DETR：无需 NMS 的集合预测"),
     summary=Text(
         "The class + L1 + GIoU matching cost, Hungarian matching, the set loss, and predictions "
