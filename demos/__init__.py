@@ -26,6 +26,7 @@ LIVE = (
     "map",
     "clip",
     "siglip",
+    "chameleon",
 )
 
 
