@@ -723,38 +723,24 @@ def _live_figure(p, run, lang) -> go.Figure:
         ("plain", Text("no fix", "无修正")(lang), NO_FIX),
         ("fixed", fixed_name, FIXED),
     ):
-        steps = np.array([r["step"] for r in run[key]], dtype=float)
-        data.append(
-            {
-                "type": "scatter",
-                "x": packed(steps),
-                "y": packed(np.array([r["max_logit"] for r in run[key]])),
-                "name": f"max |attention logit| · {name}",
-                "line": {"color": colour},
-            }
+        steps = packed(np.array([r["step"] for r in run[key]], dtype=float))
+        panels = (
+            ("max_logit", "", "max |attention logit|"),
+            ("log_z", "2", "log Z"),
+            ("loss", "3", Text("loss", "损失")(lang)),
         )
-        data.append(
-            {
-                "type": "scatter",
-                "x": packed(steps),
-                "y": packed(np.array([r["log_z"] for r in run[key]])),
-                "xaxis": "x2",
-                "yaxis": "y2",
-                "name": f"log Z · {name}",
-                "line": {"color": colour},
-            }
-        )
-        data.append(
-            {
-                "type": "scatter",
-                "x": packed(steps),
-                "y": packed(np.array([r["loss"] for r in run[key]])),
-                "xaxis": "x3",
-                "yaxis": "y3",
-                "name": Text(f"loss · {name}", f"损失 · {name}")(lang),
-                "line": {"color": colour},
-            }
-        )
+        for field, axis, label in panels:
+            data.append(
+                {
+                    "type": "scatter",
+                    "x": steps,
+                    "y": packed(np.array([r[field] for r in run[key]])),
+                    "xaxis": f"x{axis}",
+                    "yaxis": f"y{axis}",
+                    "name": f"{label} · {name}",
+                    "line": {"color": colour},
+                }
+            )
     step_axis = {"title": {"text": Text("training step", "训练步数")(lang)}}
     layout = {
         "title": {
