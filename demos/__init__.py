@@ -40,6 +40,7 @@ LIVE = (
     "siglip",
     "ddp",
     "detr",
+    "chameleon",
 )
 
 

@@ -77,3 +77,15 @@ def test_interleave_writes_boi_codes_plus_offset_eoi_and_round_trips():
     for a, b in itertools.zip_longest(back, [text, image, torch.tensor([8])]):
         assert torch.equal(a, b)
     assert interleave([], 10, 1, 2).numel() == 0
+
+
+def test_toy_sequences_are_interleaved_documents():
+    from core.multimodal import early_fusion as ef
+
+    sequences = ef.toy_sequences(5, torch.Generator().manual_seed(0))
+    for row in sequences:
+        words, codes = row[:3], row[4:8] - ef.IMAGE_OFFSET
+        expected = interleave(
+            [words, codes.reshape(2, 2), words[:2]], ef.IMAGE_OFFSET, ef.BOI, ef.EOI
+        )
+        assert torch.equal(row, expected)
