@@ -221,9 +221,11 @@ def _steps(example: str) -> list[dict]:
 # --- figure 1: the registry as a bipartite graph --------------------------------------------------
 
 
-def _label(obj: Any) -> str:
+def _label(obj: Any, number: int) -> str:
+    # The object's number in this figure, not its id(): ids change from process to process,
+    # and a render must be the same every time (links, exports, the gallery's preview).
     kind = "class" if isinstance(obj, type) else "def"
-    return f"{kind} {obj.__name__}<br>id …{id(obj) & 0xFFFFFF:06x}"
+    return f"{kind} {obj.__name__}<br>object #{number}"
 
 
 def _registry_figure(p: Params, lang: str) -> go.Figure:
@@ -312,7 +314,7 @@ def _registry_figure(p: Params, lang: str) -> go.Figure:
             "mode": "markers+text",
             "x": [0] * len(objects),
             "y": [object_y[id(obj)] for obj in objects],
-            "text": [_label(obj) for obj in objects],
+            "text": [_label(obj, k + 1) for k, obj in enumerate(objects)],
             "textposition": "middle left",
             "marker": {
                 "size": 22,

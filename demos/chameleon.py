@@ -868,6 +868,7 @@ Chameleon 使用的是可学习的 VQ-VAE（van den Oord 等，2017），其编�
 DEMO = Demo(
     slug="chameleon",
     section="multimodal",
+    figures=6,
     title=Text(
         "Chameleon: images as tokens, and stable training", "Chameleon：图像即 token，以及稳定训练"
     ),
