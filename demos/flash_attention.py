@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import math
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -255,12 +256,46 @@ class KernelRun:
     """What the Triton path did: whether it ran, why, and its own m/l trace if it did."""
 
     ran: bool
-    reason: str
+    reason: str  # in the page's language
     m_grid: np.ndarray | None = None  # (N, n_k_blocks) like Walk.m_grid
     l_grid: np.ndarray | None = None
     out_error: float = math.nan  # max |out − SDPA fp64|
     m_diff: float = math.nan  # max |m_triton − m_pytorch| over visited tiles
     l_diff: float = math.nan
+
+
+# triton_backend()'s reasons (core/attention/flash_triton.py, English only) for the Chinese page.
+TRITON_REASONS = (
+    (
+        r"Triton interpreter on CPU \(no CUDA GPU; slow, small shapes only\)",
+        "在 CPU 上用 Triton 的解释器运行（没有 CUDA GPU；很慢，只适合小尺寸）",
+    ),
+    (r"Triton on (?P<target>.+?) \((?P<device>.*)\)", "Triton 运行于 {target}（{device}）"),
+    (r"Triton not installed: (?P<error>.*)", "未安装 Triton：{error}"),
+    (
+        r"Triton's interpreter needs NumPy, which is not installed",
+        "Triton 的解释器需要 NumPy，但 NumPy 未安装",
+    ),
+    (
+        r"no GPU backend \((?P<error>.*)\) and no interpreter: triton was imported before this "
+        r"module; set TRITON_INTERPRET=1 before that",
+        "没有 GPU 后端（{error}），也没有解释器：triton 在 core.attention.flash_triton 之前已被导入，"
+        "须在导入 triton 之前设置 TRITON_INTERPRET=1",
+    ),
+    (
+        r"no GPU backend \((?P<error>.*)\) and no interpreter: (?P<why>.*)",
+        "没有 GPU 后端（{error}），也没有解释器：{why}",
+    ),
+)
+
+
+def triton_reason(reason: str) -> Text:
+    """A reason of `triton_backend()` in both languages; one not listed stays English in both."""
+    for pattern, zh in TRITON_REASONS:
+        found = re.fullmatch(pattern, reason, re.DOTALL)
+        if found:
+            return Text(reason, zh.format(**found.groupdict()))
+    return Text(reason, reason)
 
 
 def _triton_refusal(p: Params, tiles: int, backend: str | None) -> Text | None:
@@ -291,12 +326,16 @@ def _run_triton(p: Params, walk: Walk, lang: str) -> KernelRun:
 
     from core.attention import flash_triton  # imported on demand: Triton is optional
 
-    backend, reason = flash_triton.triton_backend()
+    backend, reason_en = flash_triton.triton_backend()
+    reason = triton_reason(reason_en)
     if backend is None:
-        return KernelRun(False, reason)
+        return KernelRun(False, reason(lang))
     refusal = _triton_refusal(p, walk.status.size, backend)
     if refusal is not None:
-        return KernelRun(False, f"{reason}; " + Text("not run: ", "未运行：")(lang) + refusal(lang))
+        return KernelRun(
+            False,
+            Text(f"{reason.en}; not run: {refusal.en}", f"{reason.zh}；未运行：{refusal.zh}")(lang),
+        )
     device = "cuda" if backend == "gpu" else "cpu"
     q, k, v = (
         torch.from_numpy(x)[None, None].to(device, getattr(torch, p.dtype))
@@ -315,7 +354,7 @@ def _run_triton(p: Params, walk: Walk, lang: str) -> KernelRun:
     visited = ~np.isnan(walk.m_grid)
     return KernelRun(
         True,
-        reason,
+        reason(lang),
         m_grid,
         l_grid,
         out_error=float((out.double() - exact).abs().max()),

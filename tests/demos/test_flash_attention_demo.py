@@ -4,7 +4,9 @@ References are recomputed here from torch (masked scores, row max and sum, SDPA)
 from core's trace.
 """
 
+import ast
 import base64
+import inspect
 import math
 import re
 import typing
@@ -13,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 
+from core.attention import flash_triton
 from core.attention.flash import blocks
 from demos import flash_attention as demo
 from demos.base import ParamsError
@@ -200,3 +203,71 @@ def test_chinese_notes_and_titles():
     rendered = DEMO.render(demo.Params(causal=True), lang="zh")
     assert "最大误差" in rendered.notes and "跳过" in rendered.notes
     assert rendered.figures[0].layout.title.text.startswith("第 6 步")
+
+
+# What core.attention.flash_triton.triton_backend() can say, with sample values in its fields.
+TRITON_REASONS = {
+    "Triton interpreter on CPU (no CUDA GPU; slow, small shapes only)": "在 CPU 上用 Triton 的解释器",
+    "Triton on cuda sm_90 (NVIDIA H200)": "Triton 运行于 cuda sm_90（NVIDIA H200）",
+    "Triton not installed: No module named 'triton'": "未安装 Triton：No module named 'triton'",
+    "Triton's interpreter needs NumPy, which is not installed": "NumPy 未安装",
+    "no GPU backend (0 active drivers ([]). There should only be one.) and no interpreter: "
+    "triton was imported before this module; set TRITON_INTERPRET=1 before that": "没有 GPU 后端",
+    "no GPU backend (0 active drivers) and no interpreter: TRITON_INTERPRET='0'": (
+        "没有 GPU 后端（0 active drivers），也没有解释器：TRITON_INTERPRET='0'"
+    ),
+}
+
+
+@pytest.mark.parametrize("reason,chinese", TRITON_REASONS.items())
+def test_every_reason_of_the_triton_backend_has_its_chinese(reason, chinese):
+    text = demo.triton_reason(reason)
+    assert text.en == reason
+    assert chinese in text.zh
+    assert not re.search(r"interpreter|installed|backend|GPU;|slow|Triton on", text.zh)
+
+
+def _core_reasons() -> list[str]:
+    """The reasons written in core's source (triton_backend's returns and _UNAVAILABLE), each
+    field of an f-string filled with "X": a new or reworded one must be added to the demo."""
+
+    def text(node: ast.expr) -> str | None:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value
+        if isinstance(node, ast.JoinedStr):
+            return "".join(v.value if isinstance(v, ast.Constant) else "X" for v in node.values)
+        return None
+
+    found = []
+    for node in ast.walk(ast.parse(inspect.getsource(flash_triton))):
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "_UNAVAILABLE" for t in node.targets
+        ):
+            found.append(text(node.value))
+        elif isinstance(node, ast.Return) and isinstance(node.value, ast.Tuple):
+            found.append(text(node.value.elts[-1]))
+    return [reason for reason in found if reason]
+
+
+def test_the_demo_knows_every_reason_core_can_give():
+    reasons = _core_reasons()
+    assert len(reasons) >= 5  # installed, NumPy, interpreter, no backend, GPU
+    for reason in reasons:
+        assert demo.triton_reason(reason).zh != reason, f"no Chinese for {reason!r}"
+
+
+def test_the_chinese_page_gives_the_triton_reason_in_chinese():
+    reason = demo.triton_reason(
+        flash_triton.triton_backend()[1]
+    )  # this machine's: interpreter or GPU
+    params = demo.Params(kernel="triton", d=8)  # refused: d < 16, whatever the backend
+    assert reason.zh in DEMO.render(params, lang="zh").notes
+    assert reason.en not in DEMO.render(params, lang="zh").notes
+    assert reason.en in DEMO.render(params, lang="en").notes
+
+
+def test_without_triton_the_chinese_page_says_it_is_not_installed(monkeypatch):
+    missing = (None, "Triton not installed: No module named 'triton'")
+    monkeypatch.setattr(flash_triton, "triton_backend", lambda: missing)
+    notes = DEMO.render(demo.Params(kernel="triton"), lang="zh").notes
+    assert "Triton 内核未运行：未安装 Triton：No module named 'triton'。" in notes
