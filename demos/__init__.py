@@ -26,6 +26,7 @@ LIVE = (
     "map",
     "attention_variants",
     "llama_blocks",
+    "moe",
 )
 
 
