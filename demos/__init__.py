@@ -41,6 +41,7 @@ LIVE = (
     "ddp",
     "detr",
     "chameleon",
+    "moe",
 )
 
 

@@ -63,12 +63,19 @@ def causal_keep(n_q: int, n_k: int, device: torch.device | None = None) -> Tenso
 
 
 def attend(
-    q: Tensor, k: Tensor, v: Tensor, *, causal: bool = False, scale: float | None = None
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    *,
+    causal: bool = False,
+    scale: float | None = None,
+    mask: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
     """softmax(q kᵀ·scale) v with query head h reading K/V head ⌊h·H_kv/H⌋ (SDPA's enable_gqa).
 
     q: (B, H, N, d), k: (B, H_kv, N_k, d), v: (B, H_kv, N_k, d_v) -> output (B, H, N, d_v) and
-    the probabilities (B, H, N, N_k). scale: 1/√d unless given.
+    the probabilities (B, H, N, N_k). scale: 1/√d unless given; mask: (N, N_k) bool, True where a
+    query may attend (a tree mask), applied with `causal` if both are given.
     """
     n_heads, n_kv_heads = q.shape[1], k.shape[1]
     if n_kv_heads < 1 or n_heads % n_kv_heads:
@@ -79,6 +86,8 @@ def attend(
     scores = (q @ k.transpose(-1, -2)) * scale
     if causal:
         scores = scores.masked_fill(~causal_keep(q.shape[2], k.shape[2], q.device), -math.inf)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, -math.inf)
     probs = torch.softmax(scores, dim=-1)
     return probs @ v, probs
 
