@@ -26,6 +26,7 @@ LIVE = (
     "map",
     "rnn_vs_transformer",
     "ssm",
+    "gradient_checkpointing",
 )
 
 
