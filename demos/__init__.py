@@ -42,6 +42,7 @@ LIVE = (
     "detr",
     "chameleon",
     "moe",
+    "gradient_checkpointing",
 )
 
 

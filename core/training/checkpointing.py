@@ -234,7 +234,8 @@ def saved_tensors(layer: nn.Module, x: torch.Tensor) -> list[dict]:
 
 def chain(model: str, n_layers: int, width: int, dropout: float = 0.0, seed: int = 0) -> list:
     """n layers of one kind: "tanh_mlp" (Linear + Tanh), "residual_mlp" (x + MLP(LayerNorm x))
-    or "transformer" (`nn.TransformerEncoderLayer`, 4 heads, batch first)."""
+    or "transformer" (`nn.TransformerEncoderLayer`, 4 heads when they divide the width,
+    batch first)."""
     torch.manual_seed(seed)
     if model == "tanh_mlp":
         return [
@@ -246,7 +247,11 @@ def chain(model: str, n_layers: int, width: int, dropout: float = 0.0, seed: int
     if model == "transformer":
         return [
             nn.TransformerEncoderLayer(
-                width, 4, dim_feedforward=2 * width, dropout=dropout, batch_first=True
+                width,
+                next(h for h in (4, 2, 1) if width % h == 0),  # heads must divide the width
+                dim_feedforward=2 * width,
+                dropout=dropout,
+                batch_first=True,
             )
             for _ in range(n_layers)
         ]
