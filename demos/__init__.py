@@ -25,6 +25,7 @@ LIVE = (
     "iou_losses",
     "map",
     "lora",
+    "dpo",
 )
 
 
