@@ -26,6 +26,7 @@ LIVE = (
     "map",
     "lora",
     "dpo",
+    "alpaca",
 )
 
 
