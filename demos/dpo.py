@@ -306,7 +306,8 @@ def _bars(p: Params, run: dict, lang: str) -> go.Figure:
                     f"{np.abs(run['rlhf'] - run['star']).max():.2e}",
                     f"max |π_{method} − π*| = {gap:.2e}，max |π_RLHF − π*| = "
                     f"{np.abs(run['rlhf'] - run['star']).max():.2e}",
-                )(lang)
+                )(lang),
+                y=1.12,
             )
         ],
         "barmode": "group",
@@ -314,8 +315,8 @@ def _bars(p: Params, run: dict, lang: str) -> go.Figure:
         "yaxis": {"title": {"text": Text("probability", "概率")(lang)}, "rangemode": "tozero"},
         "legend": {"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0.0},
         "sliders": [slider],
-        "height": 520,
-        "margin": {"t": 110},
+        "height": 540,
+        "margin": {"t": 130},
     }
     return _figure(data, layout)
 
