@@ -43,6 +43,8 @@ LIVE = (
     "chameleon",
     "moe",
     "gradient_checkpointing",
+    "dpo",
+    "alpaca",
 )
 
 

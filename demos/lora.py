@@ -189,10 +189,18 @@ def _merge_check(rank: int, alpha: float, seed: int) -> dict:
 
 
 @lru_cache(maxsize=1)
-def _latency_table() -> list[dict]:
+def _latency_file() -> dict:
     if not LATENCY_JSON.exists():
-        return []
-    return json.loads(LATENCY_JSON.read_text(encoding="utf-8"))["rows"]
+        return {"meta": {}, "rows": []}
+    return json.loads(LATENCY_JSON.read_text(encoding="utf-8"))
+
+
+def _latency_table() -> list[dict]:
+    return _latency_file()["rows"]
+
+
+def _latency_meta() -> dict:
+    return _latency_file()["meta"]
 
 
 # --- figures -------------------------------------------------------------------------------------
@@ -733,8 +741,10 @@ def _notes(p: Params, counts: dict, toy: dict, lang: str) -> str:
         lines += [
             "",
             Text(
-                "Measured (`benchmarks/peft_latency.py`, CPU, batch 1, width 1,024, 24 layers, ms):",
-                "实测（`benchmarks/peft_latency.py`，CPU，batch 1，宽度 1,024，24 层，毫秒）：",
+                "Measured (`benchmarks/peft_latency.py`, CPU, one thread, batch 1, width 1,024, 24 layers, ms; "
+                f"load average {_latency_meta().get('load_average_1min', 0):.0f} while measured):",
+                "实测（`benchmarks/peft_latency.py`，CPU，单线程，batch 1，宽度 1,024，24 层，毫秒；"
+                f"测量时负载均值 {_latency_meta().get('load_average_1min', 0):.0f}）：",
             )(lang),
             "",
             Text(

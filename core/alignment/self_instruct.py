@@ -155,3 +155,26 @@ def alpaca_prompt(instruction: str, input: str = "") -> str:
     if input == "":
         return PROMPT_NO_INPUT.format(instruction=instruction)
     return PROMPT_INPUT.format(instruction=instruction, input=input)
+
+
+# The releases' other filters (Alpaca's generate_instruction.py, after Self-Instruct's): tasks a
+# text-only model cannot do, too short or too long, and odd first characters.
+BLACKLIST = ("image", "images", "graph", "graphs", "picture", "pictures", "file", "files", "map",
+             "maps", "draw", "plot", "go to", "video", "audio", "music", "flowchart", "diagram")  # fmt: skip
+
+
+def rule_filter(instruction: str, keywords: bool = True, length: bool = True) -> str | None:
+    """Why a rule rejects the instruction ("keyword: image", "length", "first character",
+    "program"), or None when it passes."""
+    text = instruction.strip()
+    if length and not 3 < len(text.split()) <= 150:
+        return "length"
+    if keywords:
+        for word in BLACKLIST:
+            if re.search(rf"\b{re.escape(word)}\b", text, flags=re.IGNORECASE):
+                return f"keyword: {word}"
+        if text.startswith("Write a program"):
+            return "program"
+    if not text or text[0] in "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~" or not text[0].isascii():
+        return "first character"
+    return None
