@@ -5,16 +5,22 @@ first page or the API is built, not to serve the gallery).
 - a request may name only files it uploaded, never a server path or a URL (`checked_inputs`
   and Gradio's own check, which mounting leaves off: `has_launched`);
 - calls by name leave no session behind (`forgetting_single_use_sessions`), and the event ids
-  Gradio keeps per session are bounded (`BoundedDict`).
+  Gradio keeps per session are bounded (`BoundedDict`);
+- an event that fails answers its error as one line, and the log gets one line, never a
+  traceback (`one_line_errors`); the queue's routes refuse an event or session they do not
+  know in one line (`QueueGuard`).
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home at start
 
@@ -28,6 +34,11 @@ from app.server import (
     PENDING_SESSIONS,
     SESSION_CAPACITY,
     count_message,
+    log,
+    read_body,
+    replay,
+    respond,
+    shorten,
 )
 from app.ui import QUEUE_SIZE, RENDER_CONCURRENCY
 
@@ -76,7 +87,7 @@ def mount_blocks(blocks: gr.Blocks, path: str, fields: dict[str, list[str]]) -> 
     blocks.queue(default_concurrency_limit=RENDER_CONCURRENCY, max_size=queue_size, api_open=False)
     blocks.validate_inputs = checked_inputs(blocks.validate_inputs, fields)
     blocks.state_session_capacity = SESSION_CAPACITY  # read when the app is mounted
-    blocks.process_api = forgetting_single_use_sessions(blocks.process_api, blocks)
+    blocks.process_api = one_line_errors(forgetting_single_use_sessions(blocks.process_api, blocks))
     host = FastAPI(max_body_size=MAX_BODY_BYTES)
     gr.mount_gradio_app(
         host,
@@ -101,7 +112,100 @@ def mount_blocks(blocks: gr.Blocks, path: str, fields: dict[str, list[str]]) -> 
     # uploaded by a user, and copies any server file into its cache, where /file= serves it.
     # `launch()` sets this flag; the check then refuses files from outside the upload folder.
     blocks.has_launched = True
-    return host.routes[-1].app
+    return QueueGuard(host.routes[-1].app, blocks)
+
+
+class QueueGuard:
+    """ASGI wrapper of one Blocks' app: the queue's routes, given an event or a session that
+    does not exist, answer one line (Gradio: a 500 and a log line for a `fn_index` it has not,
+    an event without a server function queued and failing with a traceback, and on
+    `/queue/data` or `/call/<api>/<id>` a stream that ends without completing the response).
+    """
+
+    JOIN = re.compile(r".*/gradio_api/queue/join/?")
+    DATA = re.compile(r".*/gradio_api/queue/data/?")
+    RESULT = re.compile(r".*/gradio_api/call/(?:v2/)?[^/]+/([^/]+)/?")
+
+    def __init__(self, app: Any, blocks: gr.Blocks) -> None:
+        self.app = app
+        self.blocks = blocks
+
+    def __getattr__(self, name: str) -> Any:  # the wrapped app's router, lifespan, state
+        return getattr(self.app, name)
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        method = scope.get("method")
+        if method == "POST" and self.JOIN.fullmatch(path):
+            body = await read_body(receive, MAX_BODY_BYTES)
+            if body is None:
+                await respond(send, 413, f"request body larger than {MAX_BODY_BYTES} bytes")
+                return
+            refusal = self.join_refusal(body)
+            if refusal:
+                await respond(send, refusal[0], refusal[1])
+                return
+            receive = replay(body, receive)
+        elif method == "GET" and (self.DATA.fullmatch(path) or self.RESULT.fullmatch(path)):
+            result = self.RESULT.fullmatch(path)
+            session = self.session_of(result[1]) if result else self.query_session(scope)
+            if session not in self.blocks._queue.pending_messages_per_session:
+                what = f"event {result[1]!r}" if result else f"session {session!r}"
+                await respond(send, 404, shorten(f"no pending {what}: it ended or never was"))
+                return
+        await self.app(scope, receive, send)
+
+    def join_refusal(self, body: bytes) -> tuple[int, str] | None:
+        """(status, line) for a join naming an event the server cannot run; None to pass."""
+        try:
+            fn_index = json.loads(body).get("fn_index")
+        except (ValueError, AttributeError):
+            return None  # Gradio's 422, rewritten to one line by the Guard
+        if not isinstance(fn_index, int) or isinstance(fn_index, bool):
+            return None
+        block_fn = self.blocks.fns.get(fn_index)
+        if block_fn is None:
+            return 404, f"no event with fn_index {fn_index}"
+        if block_fn.fn is None:
+            return 400, f"event {fn_index} runs in the browser: nothing to run on the server"
+        return None
+
+    def session_of(self, event_id: str) -> str:
+        """The session of an event id, as Gradio's `/call/<api>/<id>` finds it."""
+        queue = self.blocks._queue
+        event = queue.event_ids_to_events.get(event_id)
+        if event is not None:
+            return event.session_hash
+        owners = (s for s, ids in queue.pending_event_ids_session.items() if event_id in ids)
+        return next(owners, event_id)
+
+    @staticmethod
+    def query_session(scope: dict) -> str:
+        query = parse_qs((scope.get("query_string") or b"").decode(errors="replace"))
+        return (query.get("session_hash") or [""])[0]
+
+
+def one_line_errors(process_api: Callable) -> Callable:
+    """Blocks.process_api whose failures reach the queue as a `gr.Error` that prints nothing.
+
+    Gradio prints the traceback of any other exception (a component's preprocess refusing a
+    null, a file that is gone) and of a `gr.Error` left with print_exception=True; the client
+    gets the message either way. Here the log gets one line naming the error instead.
+    """
+
+    async def process_api_quietly(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await process_api(*args, **kwargs)
+        except gr.Error as error:
+            error.print_exception = False
+            raise
+        except Exception as error:
+            name = getattr(kwargs.get("block_fn"), "api_name", None) or "event"
+            log.warning(shorten(f"{name}: {type(error).__name__}: {error}"))
+            message = shorten(f"{type(error).__name__}: {error}")
+            raise gr.Error(message, print_exception=False) from None
+
+    return process_api_quietly
 
 
 def checked_inputs(
@@ -177,11 +281,14 @@ def file_paths(value: Any) -> list[Any]:
 
 
 def uploaded(path: Any) -> bool:
-    """A local path inside Gradio's upload folder (where /gradio_api/upload writes)."""
+    """A file inside Gradio's upload folder (where /gradio_api/upload writes); not a folder,
+    which Gradio would take for a file it made and fail to delete at shutdown, nor a path
+    that is gone, which its preprocess would fail on with a traceback."""
     if not isinstance(path, str) or "://" in path or "\0" in path:
         return False
     folder = Path(gr_utils.get_upload_folder()).resolve()
     try:
-        return Path(path).resolve().is_relative_to(folder)
+        resolved = Path(path).resolve()
+        return resolved.is_relative_to(folder) and resolved.is_file()
     except (OSError, ValueError):
         return False

@@ -258,8 +258,8 @@ class Guard:
     - A 503 (queue full) or 422 (malformed body) answer is rewritten to one short line,
       with `Retry-After` on the 503 (Gradio's 422 echoes the whole input back).
     - `/gradio_api/file=<URL>`: 403 (Gradio would fetch any public URL for the client).
-    - An exception escaping a route (a bad fn_index, a bad keyword) is one log line, not a
-      traceback: the client already got Gradio's 500.
+    - An exception escaping a route is one log line, not a traceback: the client already
+      got Gradio's 500. (The queue's unknown events and sessions: `app.mount.QueueGuard`.)
     """
 
     # Gradio's routes of the API app (`/gradio_api/...`) and of a page (`/demo/<slug>/gradio_api/...`).

@@ -661,6 +661,11 @@ is plain IoU, while CIoU still pushes the shape towards the target's.
 What to look at: the four bars, the flat plateau of 1 − IoU, and how many steps each loss needs to
 reach IoU 0.5 (the table). The simulation follows the DIoU paper: each step moves (centre, size)
 by η·(2 − IoU)·gradient, the gradient being the exact derivative of torchvision's formulas.
+Where an edge of the box lies on the target's edge, 1 − IoU has a kink: moving the edge either way
+costs overlap, so the step there takes the one-sided slope nearest 0, and a box placed exactly on
+the target stays (autograd's average of the two slopes is not 0 once eps makes IoU < 1, and would
+push it off). A box *near* the target overshoots the kink with a fixed η and bounces around it
+until η drops.
 """,
     zh="""
 **IoU**（交并比，即 Jaccard 指数）是检测的*评价*标准：|A ∩ B| / |A ∪ B|，两框重合为 1，不相交为 0，并且与框的尺度无关。
@@ -680,6 +685,10 @@ by η·(2 − IoU)·gradient, the gradient being the exact derivative of torchvi
 
 观察要点：四根柱子的数值、1 − IoU 的平台区，以及各损失需要多少步才能让 IoU 达到 0.5（见表格）。
 模拟按 DIoU 论文的做法：每一步把（中心，宽高）沿梯度移动 η·(2 − IoU)，梯度是 torchvision 公式的精确导数。
+当预测框的某条边恰好落在真实框的边上时，1 − IoU 在那里有一个折点：这条边往哪边移都会损失重叠，
+所以这一步取两侧斜率中最接近 0 的那个，恰好放在目标上的框会保持不动（autograd 取两侧斜率的平均，
+eps 使 IoU < 1 时它不为 0，会把框推离目标）。而*靠近*目标的框在固定步长 η 下会越过折点，
+在它两侧来回跳动，直到 η 减小。
 """,
 )
 

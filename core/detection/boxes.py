@@ -233,26 +233,35 @@ def iou_loss(
 # Autograd costs about a millisecond per step even for four boxes, and the demo runs hundreds
 # of steps per render; so one pair's loss and gradient are written out here in plain floats
 # (checked against torch.autograd of `iou_loss` in the tests). A tie in max/min splits the
-# gradient in half, as autograd does.
+# gradient in half, as autograd does (side 0); side +1 / −1 takes the one-sided derivative
+# as the coordinate grows / shrinks through the tie.
 
 
-def _d_max(a: float, b: float) -> float:
+def _d_max(a: float, b: float, side: int = 0) -> float:
     """∂ max(a, b) / ∂a."""
-    return 1.0 if a > b else 0.5 if a == b else 0.0
+    return 1.0 if a > b else 0.0 if a < b else (1.0 + side) / 2
 
 
-def _d_min(a: float, b: float) -> float:
+def _d_min(a: float, b: float, side: int = 0) -> float:
     """∂ min(a, b) / ∂a."""
-    return 1.0 if a < b else 0.5 if a == b else 0.0
+    return 1.0 if a < b else 0.0 if a > b else (1.0 - side) / 2
 
 
 def loss_and_gradient(
-    pred: tuple[float, ...], target: tuple[float, ...], kind: str, eps: float = 1e-7
+    pred: tuple[float, ...],
+    target: tuple[float, ...],
+    kind: str,
+    eps: float = 1e-7,
+    *,
+    side: int = 0,
 ) -> tuple[float, float, tuple[float, float, float, float]]:
     """One pair's loss, its IoU, and ∂loss/∂(x1, y1, x2, y2) of pred, in Python floats.
 
     The same formulas as `iou_loss` (torchvision's), differentiated by hand; a quotient n/d
-    has derivative (n′d − nd′)/d², and is 0 with derivative 0 where d = 0.
+    has derivative (n′d − nd′)/d², and is 0 with derivative 0 where d = 0. Where a corner
+    of pred equals the target's (a kink), side 0 gives autograd's average of the two
+    one-sided derivatives, side +1 the derivative to the right (the corner growing), −1 to
+    the left; each component depends only on its own corner's tie.
     """
     x1, y1, x2, y2 = pred
     a1, b1, a2, b2 = target
@@ -263,8 +272,8 @@ def loss_and_gradient(
     inter_h = min(y2, b2) - max(y1, b1)
     if inter_w > 0 and inter_h > 0:
         inter = inter_w * inter_h
-        di_x1, di_x2 = -inter_h * _d_max(x1, a1), inter_h * _d_min(x2, a2)
-        di_y1, di_y2 = -inter_w * _d_max(y1, b1), inter_w * _d_min(y2, b2)
+        di_x1, di_x2 = -inter_h * _d_max(x1, a1, side), inter_h * _d_min(x2, a2, side)
+        di_y1, di_y2 = -inter_w * _d_max(y1, b1, side), inter_w * _d_min(y2, b2, side)
     else:
         inter = di_x1 = di_x2 = di_y1 = di_y2 = 0.0
     union = w * h + (a2 - a1) * (b2 - b1) - inter
@@ -287,8 +296,8 @@ def loss_and_gradient(
     # the enclosing box: width cw, height ch
     cw = max(x2, a2) - min(x1, a1)
     ch = max(y2, b2) - min(y1, b1)
-    dcw_x1, dcw_x2 = -_d_min(x1, a1), _d_max(x2, a2)
-    dch_y1, dch_y2 = -_d_min(y1, b1), _d_max(y2, b2)
+    dcw_x1, dcw_x2 = -_d_min(x1, a1, side), _d_max(x2, a2, side)
+    dch_y1, dch_y2 = -_d_min(y1, b1, side), _d_max(y2, b2, side)
     if kind == "giou":  # + (C − U) / (C + eps), C = cw · ch
         area = cw * ch
         d = area + eps
@@ -328,6 +337,31 @@ def loss_and_gradient(
         g_y1 += scale * w
         g_y2 -= scale * w
     return loss + alpha * v, iou, (g_x1, g_y1, g_x2, g_y2)
+
+
+def descent_gradient(
+    pred: tuple[float, ...], target: tuple[float, ...], kind: str, eps: float = 1e-7
+) -> tuple[float, float, tuple[float, float, float, float]]:
+    """`loss_and_gradient`, but at a kink the smallest generalised gradient of the loss.
+
+    At a corner equal to the target's, the loss has a left derivative l and a right one r;
+    where l ≤ 0 ≤ r the corner sits at a minimum along its axis and must not move, so its
+    component is 0 (the element of [l, r] nearest 0); where both have one sign, the side
+    the descent moves to. Autograd's average (l + r)/2 is not 0 there once eps makes
+    IoU < 1, and a box at the optimum would be pushed off it and bounce around the kink.
+    """
+    loss, iou, gradient = loss_and_gradient(pred, target, kind, eps)
+    if all(p != t for p, t in zip(pred, target, strict=True)):
+        return loss, iou, gradient
+    _, _, right = loss_and_gradient(pred, target, kind, eps, side=1)
+    _, _, left = loss_and_gradient(pred, target, kind, eps, side=-1)
+    chosen = []
+    for p, t, g, g_left, g_right in zip(pred, target, gradient, left, right, strict=True):
+        if p != t or g_left > g_right:  # no kink here, or a concave one: both sides descend
+            chosen.append(g)
+        else:
+            chosen.append(min(max(0.0, g_left), g_right))  # clip 0 into [l, r]
+    return loss, iou, tuple(chosen)
 
 
 def _angle(width: float, height: float) -> float:
@@ -375,6 +409,7 @@ def regress_box(
 
     Zheng et al. 2020, Algorithm 1: B ← B − η_t (2 − IoU) ∂L/∂B, the factor (2 − IoU) taking
     larger steps while the boxes overlap little, η_t from `step_sizes`. w and h stay ≥ min_size.
+    At a corner equal to the target's, the gradient is `descent_gradient`'s.
     start, target: (4,) in x1, y1, x2, y2.
     """
     for kind in kinds:
@@ -399,7 +434,7 @@ def regress_box(
         path, path_iou, path_loss = [], [], []
         for step in range(steps + 1):
             corners = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
-            loss, iou, (g1, g2, g3, g4) = loss_and_gradient(corners, target_corners, kind, eps)
+            loss, iou, (g1, g2, g3, g4) = descent_gradient(corners, target_corners, kind, eps)
             path.append(corners)
             path_iou.append(iou)
             path_loss.append(loss)

@@ -373,3 +373,65 @@ def test_trace_records_the_quantities_the_demo_draws():
 def test_bad_arguments_raise_a_value_error_naming_them(call, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         call()
+
+
+# --- descent at a kink: a box at the optimum stays there (issue 29, finding 8) ---------------
+
+KINKED = {
+    "equal": ([0.4, 0.4, 0.6, 0.6], [0.4, 0.4, 0.6, 0.6]),
+    "left edges equal": ([4.5, 4.5, 5.6, 5.2], [4.5, 4.0, 5.5, 5.5]),
+    "inside, top edge shared": ([1.0, 0.0, 2.0, 1.5], [0.0, 0.0, 3.0, 3.0]),
+}
+
+
+@pytest.mark.parametrize("case", KINKED)
+@pytest.mark.parametrize(
+    "kind", ["iou", "giou", "diou"]
+)  # CIoU's α is held constant: no derivative
+def test_one_sided_gradients_are_the_finite_difference_derivatives(case, kind):
+    pred, target = KINKED[case]
+    delta = 1e-7  # one-sided differences: error O(δ), far above float64 rounding
+    for side in (1, -1):
+        _, _, gradient = boxes.loss_and_gradient(tuple(pred), tuple(target), kind, side=side)
+        for i in range(4):
+            moved = list(pred)
+            moved[i] += side * delta
+            shifted = boxes.loss_and_gradient(tuple(moved), tuple(target), kind)[0]
+            base = boxes.loss_and_gradient(tuple(pred), tuple(target), kind)[0]
+            assert (shifted - base) / (side * delta) == pytest.approx(gradient[i], abs=1e-5)
+
+
+@pytest.mark.parametrize("case", KINKED)
+@pytest.mark.parametrize("kind", boxes.KINDS)
+def test_descent_gradient_is_the_one_sided_derivative_nearest_zero(case, kind):
+    pred, target = tuple(KINKED[case][0]), tuple(KINKED[case][1])
+    _, _, chosen = boxes.descent_gradient(pred, target, kind)
+    _, _, average = boxes.loss_and_gradient(pred, target, kind)
+    _, _, right = boxes.loss_and_gradient(pred, target, kind, side=1)
+    _, _, left = boxes.loss_and_gradient(pred, target, kind, side=-1)
+    for i in range(4):
+        if pred[i] != target[i]:
+            assert chosen[i] == average[i]  # no kink: autograd's gradient
+        elif left[i] <= 0 <= right[i]:
+            assert chosen[i] == 0  # a minimum along this corner's axis
+        elif right[i] < 0:
+            assert chosen[i] == right[i]  # the descent moves the corner right
+        elif left[i] > 0:
+            assert chosen[i] == left[i]
+
+
+def test_autograds_average_at_the_optimum_is_not_zero_with_eps():
+    # why the descent needs the kink rule: 1 − I/(U + eps) at pred = target
+    box = (0.4, 0.4, 0.6, 0.6)
+    assert max(abs(g) for g in boxes.loss_and_gradient(box, box, "iou")[2]) > 1e-6
+    assert boxes.descent_gradient(box, box, "iou")[2] == (0.0, 0.0, 0.0, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("box", "steps", "lr"),
+    [((0.4, 0.4, 0.6, 0.6), 10, 0.01), ((4.5, 4.5, 5.5, 5.5), 200, 1.0)],
+)
+def test_regression_leaves_a_box_at_the_optimum_in_place(box, steps, lr):
+    run = boxes.regress_box(box, box, steps=steps, lr=lr)
+    np.testing.assert_allclose(run.boxes, np.broadcast_to(box, run.boxes.shape), atol=1e-12)
+    assert (run.iou[-1] > 0.9999).all()

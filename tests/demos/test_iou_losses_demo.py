@@ -113,3 +113,24 @@ def test_the_notes_give_the_traced_quantities():
     )
     for value in (g.intersection, g.union, g.enclosing_area, g.rho2, g.c2):
         assert f"{value.item():.3f}" in notes
+
+
+@pytest.mark.parametrize(
+    "placed",
+    [
+        dict(pred_cx=0.5, pred_cy=0.5, pred_w=0.2, pred_h=0.2, steps=10, learning_rate=0.01),
+        dict(pred_cx=5.0, pred_cy=5.0, pred_w=1.0, pred_h=1.0, steps=200, learning_rate=1.0),
+    ],
+)
+def test_a_prediction_placed_on_the_target_stays_at_iou_one(placed):
+    target = {k.replace("pred", "target"): v for k, v in placed.items() if k.startswith("pred")}
+    p = demo.Params(**placed, **target)
+    curves = demo.render(p).figures[2]
+    for t in curves.data:
+        if t.xaxis == "x5":
+            assert np.all(np.asarray(t.y) > 0.9999), t.name
+
+
+def test_the_text_explains_the_kink_at_the_target_in_both_languages():
+    assert "kink" in demo.EXPLANATION("en") and "stays" in demo.EXPLANATION("en")
+    assert "折点" in demo.EXPLANATION("zh") and "保持不动" in demo.EXPLANATION("zh")
