@@ -41,7 +41,6 @@ LIVE = (
     "ddp",
     "detr",
     "chameleon",
-    "moe",
     "gradient_checkpointing",
     "dpo",
     "alpaca",

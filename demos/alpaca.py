@@ -505,6 +505,7 @@ F = 2PR/(P + R)。配对视图高亮了一个 LCS。过滤是贪心的，并且�
 DEMO = Demo(
     slug="alpaca",
     section="finetuning",
+    figures=6,
     title=Text("Self-Instruct and Alpaca: instruction data", "Self-Instruct 与 Alpaca：指令数据"),
     summary=Text(
         "The ROUGE-L novelty filter on released instructions, and Alpaca's training template.",

@@ -566,6 +566,7 @@ DPO 会一直冲过 π*；IPO（Azar 等 2024）把损失换成 (h − 1/(2β))�
 DEMO = Demo(
     slug="dpo",
     section="finetuning",
+    figures=6,
     title=Text("DPO: preferences without a reward model", "DPO：不需要奖励模型的偏好学习"),
     summary=Text(
         "RLHF's reward model and RL step against DPO's single loss, solved exactly on K responses.",

@@ -614,6 +614,7 @@ its last layer too, so it makes n extra layer calls where the chain needs n − 
 DEMO = Demo(
     slug="gradient-checkpointing",
     section="training",
+    figures=3,
     title=Text("Gradient checkpointing", "梯度检查点"),
     summary=Text(
         "What backprop keeps in memory, what √n checkpoints recompute, measured with "
