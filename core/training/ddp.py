@@ -313,16 +313,15 @@ def _ring_by_hand(flat: torch.Tensor, rank: int, world: int) -> torch.Tensor:
     return torch.cat(chunks)
 
 
-def _worker(rank: int, world: int, port: int, payload: bytes, results: Any) -> None:
-    """One rank: join the gloo group on 127.0.0.1, compute local and averaged gradients."""
-    try:
-        import pickle
+def _worker(rank: int, world: int, port: int, job: dict, results: Any) -> None:
+    """One rank: join the gloo group on 127.0.0.1, compute local and averaged gradients.
 
+    `job` comes from the parent process (multiprocessing passes it), never from a request."""
+    try:
         import torch.distributed as dist
 
         os.environ["GLOO_SOCKET_IFNAME"] = "lo"  # gloo binds to loopback, never the host name
         torch.set_num_threads(1)  # K workers share the cores: no oversubscription
-        job = pickle.loads(payload)
         store = dist.TCPStore(
             "127.0.0.1",
             port,
@@ -441,8 +440,6 @@ def distributed_gradients(
         raise ValueError(
             f"inputs: the batch ({inputs.shape[0]}) must split evenly over {world_size} ranks"
         )
-    import pickle
-
     import torch.distributed as dist
 
     with _RUN_LOCK:
@@ -459,7 +456,6 @@ def distributed_gradients(
             "timeout_s": timeout_s,
             "bucket_cap_mb": bucket_cap_mb,
         }
-        payload = pickle.dumps(job)
         store = dist.TCPStore(
             "127.0.0.1",
             0,
@@ -471,7 +467,7 @@ def distributed_gradients(
         results = context.Queue()
         workers = [
             context.Process(
-                target=_worker, args=(rank, world_size, store.port, payload, results), daemon=True
+                target=_worker, args=(rank, world_size, store.port, job, results), daemon=True
             )
             for rank in range(world_size)
         ]

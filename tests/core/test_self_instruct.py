@@ -48,8 +48,6 @@ def test_the_matrix_equals_rouge_l_pair_by_pair_also_past_64_tokens():
 
 def test_rouge_l_matches_rouge_score_on_the_bundled_instructions():
     path = ROOT / "assets" / "alignment" / "instructions.json"
-    if not path.exists():
-        pytest.skip("assets/alignment/instructions.json not bundled yet")
     data = json.loads(path.read_text(encoding="utf-8"))
     texts = [item["instruction"] for group in data["sets"].values() for item in group][::7]
     matrix = rouge_l_matrix(texts, texts)
