@@ -527,14 +527,13 @@ def _notes(p: Params, result: dict, lang: str) -> str:
     )
     text = Text(
         f"Max |Δgrad| checkpointed vs plain: **{result['max_grad_difference']:.1e}**. "
-        f"Step time (forward + backward): plain {1e3 * result['seconds']:.1f} ms, "
-        f"checkpointed {1e3 * result['seconds_checkpointed']:.1f} ms. torch re-runs every "
+        # Wall-clock step times are left out: a render must be the same every time.
+        "torch re-runs every "
         f"segment whole, its last layer too: {p.n_layers} extra layer calls, where the chain "
         f"needs {p.n_layers - k}.\n\n"
         "| graph node of layer 1 | its `_saved_*` tensors |\n|---|---|\n" + rows,
         f"检查点与普通运行的最大 |Δgrad|：**{result['max_grad_difference']:.1e}**。"
-        f"单步时间（前向 + 反向）：普通 {1e3 * result['seconds']:.1f} ms，"
-        f"检查点 {1e3 * result['seconds_checkpointed']:.1f} ms。torch 会把每段整个重跑一遍，包括最后一层："
+        "torch 会把每段整个重跑一遍，包括最后一层："
         f"额外 {p.n_layers} 次层调用，而链本身只需 {p.n_layers - k} 次。\n\n"
         "| 第 1 层的计算图节点 | 它的 `_saved_*` 张量 |\n|---|---|\n" + rows,
     )
