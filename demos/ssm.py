@@ -538,7 +538,9 @@ def _mamba(task: str, length: int, content: int, n: int, w: float, seed: int) ->
         ages = torch.arange(content - 1, -1, -1, dtype=torch.float64)
         M = torch.exp(rates[:, None] * delta_c * ages[None, :]) * delta_c
         decoded = torch.linalg.lstsq(M, states[-1][:, None]).solution[:, 0]
-        result["decoded"] = decoded.numpy()
+        # LAPACK's least squares may differ in the last bits from one process to another (memory
+        # alignment picks the kernel): 1e-9 is far below what the figure shows, and the same everywhere
+        result["decoded"] = np.round(decoded.numpy(), 9)
         result["truth"] = u_np[u_np > 0]
     else:
         result["recalled"] = float(y[0, 0, -1])  # C = 1/n averages n equal slots

@@ -166,6 +166,8 @@ def bad_values(control: Any) -> list[Any]:
         return ["maybe", 2, [True], *common[:1]]
     if control.kind == "checkboxes":
         return [["no-such-choice"], [MB_STRING], control.choices[0][0], *common]
+    if control.kind == "text":  # one character over the cap, and what is not a string
+        return ["x" * (control.max_length + 1), MB_STRING, 3, [control.default], None, {"value": 1}]
     return ["no-such-choice", control.choices[0][0].upper() + "!", 3, [control.default], *common]
 
 
