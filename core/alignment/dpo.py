@@ -145,42 +145,65 @@ def dpo_bandit(
         raise ValueError("ref_probs: every reference probability must be > 0")
     ref = ref / ref.sum()
     log_ref = ref.log()
+    k = ref.shape[-1]
     winners, losers, weights = preference_pairs(ref, r, n_pairs, seed, labels)
-    theta = log_ref.clone().requires_grad_()
+    # The loss is a weighted sum over at most K(K − 1) distinct (winner, loser) pairs: n sampled
+    # pairs are folded onto them (the same sum, added in another order).
+    unique, inverse = torch.unique(winners * k + losers, return_inverse=True)
+    pair_weights = torch.zeros(len(unique), dtype=torch.float64).index_add_(0, inverse, weights)
+    win, lose = unique // k, unique % k
+    ref_gap = log_ref[win] - log_ref[lose]
+    # The gradient in closed form: with h = log-ratio gap of a pair and log π = θ − logsumexp θ,
+    # ∂h/∂θ = e_w − e_l (the π terms cancel); DPO: ∂ℓ/∂h = −β·σ(−βh); IPO: 2(h − 1/(2β)).
+    # torch.optim.Adam takes it as θ.grad: autograd's graph would cost ten times the arithmetic.
+    theta = log_ref.clone()
     optimizer = torch.optim.Adam([theta], lr=lr)
-    policies = []
+    thetas = torch.empty(steps + 1, k, dtype=torch.float64)
     for step in range(steps + 1):
+        thetas[step] = theta
+        if step == steps:
+            break
         log_pi = torch.log_softmax(theta, dim=-1)
-        args = (log_pi[winners], log_pi[losers], log_ref[winners], log_ref[losers], beta)
+        h = (log_pi[win] - log_pi[lose]) - ref_gap
+        if loss == "dpo":
+            slope = -beta * torch.sigmoid(-_finite(beta * _finite(h)))
+        else:
+            slope = 2 * (h - 1 / (2 * beta))
+        contribution = pair_weights * slope
+        grad = torch.zeros(k, dtype=torch.float64)
+        theta.grad = grad.index_add_(0, win, contribution).index_add_(0, lose, -contribution)
+        optimizer.step()
+    log_pis = torch.log_softmax(thetas, dim=-1)
+    policies = log_pis.exp()
+    if trace is not None:
+        # every step's loss, rewards and gradient weights at once, from the stored parameters
+        args = (log_pis[:, win], log_pis[:, lose], log_ref[win], log_ref[lose], beta)
         if loss == "dpo":
             losses, chosen, rejected = dpo_loss(*args)
         else:
             losses = ipo_loss(*args)
-            chosen = beta * (log_pi[winners] - log_ref[winners]).detach()
-            rejected = beta * (log_pi[losers] - log_ref[losers]).detach()
-        total = (weights * losses).sum()
-        policy = log_pi.detach().exp()
-        policies.append(policy)
-        if trace is not None:
+            chosen = beta * (args[0] - args[2])
+            rejected = beta * (args[1] - args[3])
+        total = losses @ pair_weights
+        chosen_reward = chosen @ pair_weights
+        rejected_reward = rejected @ pair_weights
+        accuracy = (chosen > rejected).double() @ pair_weights
+        gradient_weight = torch.sigmoid(rejected - chosen)[:, inverse]  # (steps + 1, pairs)
+        kls = kl(policies, ref)
+        for step in range(steps + 1):
             trace.record(
                 "step",
                 step=step,
-                loss=float(total.detach()),
-                chosen_reward=float((weights * chosen).sum()),
-                rejected_reward=float((weights * rejected).sum()),
-                accuracy=float((weights * (chosen > rejected)).sum()),
-                gradient_weight=torch.sigmoid(rejected - chosen),
-                kl=float(kl(policy, ref)),
-                policy=policy,
+                loss=float(total[step]),
+                chosen_reward=float(chosen_reward[step]),
+                rejected_reward=float(rejected_reward[step]),
+                accuracy=float(accuracy[step]),
+                gradient_weight=gradient_weight[step],
+                kl=float(kls[step]),
+                policy=policies[step],
             )
-        if step == steps:
-            break
-        optimizer.zero_grad()
-        total.backward()
-        optimizer.step()
-    if trace is not None:
         trace.record("pairs", winners=winners, losers=losers, weights=weights)
-    return torch.stack(policies)
+    return policies
 
 
 def fit_bradley_terry(
