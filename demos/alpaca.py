@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections import Counter
 from functools import lru_cache
 from html import escape
 from pathlib import Path
@@ -117,34 +118,57 @@ def _matrix(candidates: str, pool: str, order: str) -> np.ndarray:
     return rouge_l_matrix(texts, [*seeds, *texts])
 
 
+TOP_VERBS, TOP_NOUNS = 20, 4  # Self-Instruct's Figure 2
+THRESHOLDS = tuple(round(0.3 + 0.05 * i, 2) for i in range(15))  # the slider's values
+
+
 def _run(p: Params) -> dict:
     """The filter run of `p` (the example index does not change it), cached."""
     return _filter(p.model_copy(update={"example": 0}))
 
 
-@lru_cache(maxsize=16)
-def _filter(p: Params) -> dict:
-    """The filter, in order: rules first, then the novelty check against pool and kept ones."""
+def _reasons(items: list[dict], keywords: bool, length: bool) -> list[str | None]:
     from core.alignment.self_instruct import rule_filter
 
-    items, seeds = _items(p)
-    scores = _matrix(p.candidates, p.pool, p.order)
-    n_pool = len(seeds)
+    return [rule_filter(item["instruction"], keywords, length) for item in items]
+
+
+def _statuses(
+    reasons: list[str | None], n_pool: int, scores: np.ndarray, threshold: float
+) -> tuple[list[str], list[float], list[int], list[int]]:
+    """The filter, in order: rules first, then the novelty check against pool and kept ones."""
+    n = len(reasons)
+    # the best score so far of each candidate over pool + kept columns, updated once per kept one
+    # (columns in order and a strict > keep the first best, as argmax over the columns would)
+    if n_pool:
+        top, column = scores[:n, :n_pool].max(axis=1), scores[:n, :n_pool].argmax(axis=1)
+    else:
+        top, column = np.full(n, -np.inf), np.full(n, -1)
     status, best, blocking, kept = [], [], [], []
-    for c, item in enumerate(items):
-        reason = rule_filter(item["instruction"], p.keyword_filter, p.length_filter)
-        columns = list(range(n_pool)) + [n_pool + i for i in kept]
-        row = scores[c, columns] if columns else np.zeros(0)
-        top = int(np.argmax(row)) if len(row) else -1
-        best.append(float(row[top]) if len(row) else 0.0)
-        blocking.append(columns[top] if len(row) else -1)
+    for c, reason in enumerate(reasons):
+        compared = bool(n_pool or kept)
+        best.append(float(top[c]) if compared else 0.0)
+        blocking.append(int(column[c]) if compared else -1)
         if reason is not None:
             status.append(reason)
-        elif len(row) and row[top] > p.threshold:
+        elif compared and top[c] > threshold:
             status.append("rouge")
         else:
             status.append("kept")
             kept.append(c)
+            scores_c = scores[:n, n_pool + c]
+            better = scores_c > top
+            top = np.where(better, scores_c, top)
+            column = np.where(better, n_pool + c, column)
+    return status, best, blocking, kept
+
+
+@lru_cache(maxsize=16)
+def _filter(p: Params) -> dict:
+    items, seeds = _items(p)
+    scores = _matrix(p.candidates, p.pool, p.order)
+    reasons = _reasons(items, p.keyword_filter, p.length_filter)
+    status, best, blocking, kept = _statuses(reasons, len(seeds), scores, p.threshold)
     return {
         "items": items,
         "seeds": seeds,
@@ -154,6 +178,33 @@ def _filter(p: Params) -> dict:
         "blocking": blocking,
         "kept": kept,
     }
+
+
+@lru_cache(maxsize=2048)
+def _parse(instruction: str) -> tuple[str, str] | None:
+    from core.alignment.self_instruct import verb_noun
+
+    return verb_noun(instruction)
+
+
+def _pairs_per_100(texts: list[str]) -> float:
+    pairs = {_parse(t) for t in texts} - {None}
+    return 100 * len(pairs) / len(texts) if texts else 0.0
+
+
+@lru_cache(maxsize=8)
+def _sweep(p: Params) -> dict:
+    """The filter at every threshold of the slider: kept count and distinct verb–noun pairs."""
+    items, seeds = _items(p)
+    scores = _matrix(p.candidates, p.pool, p.order)
+    thresholds = THRESHOLDS
+    reasons = _reasons(items, p.keyword_filter, p.length_filter)
+    kept_counts, diversity = [], []
+    for threshold in thresholds:
+        kept = _statuses(reasons, len(seeds), scores, threshold)[3]
+        kept_counts.append(len(kept))
+        diversity.append(_pairs_per_100([items[i]["instruction"] for i in kept]))
+    return {"thresholds": thresholds, "kept": kept_counts, "diversity": diversity}
 
 
 def _text_of(run: dict, column: int) -> str:
@@ -416,6 +467,82 @@ def _template_figure(p: Params, run: dict, lang: str) -> go.Figure:
     return _figure(data, layout)
 
 
+def _sunburst_trace(texts: list[str], domain: list[float], name: str) -> tuple[dict, float]:
+    """Top 20 verbs, 4 nouns each (Self-Instruct's Figure 2), and the share parsed."""
+    parsed = [pair for pair in map(_parse, texts) if pair is not None]
+    verb_counts = Counter(v for v, _ in parsed)
+    verbs = sorted(verb_counts.items(), key=lambda x: (-x[1], x[0]))[:TOP_VERBS]  # ties: a–z
+    nouns = Counter(parsed)
+    ids, labels, parents, values = [], [], [], []
+    for verb, count in verbs:
+        ids.append(verb), labels.append(verb), parents.append(""), values.append(count)
+        top = sorted(
+            ((n, c) for (v, n), c in nouns.items() if v == verb), key=lambda x: (-x[1], x[0])
+        )
+        for noun, c in top[:TOP_NOUNS]:
+            (
+                ids.append(f"{verb}/{noun}"),
+                labels.append(noun),
+                parents.append(verb),
+                values.append(c),
+            )
+    trace = {"type": "sunburst", "ids": ids, "labels": labels, "parents": parents, "values": values,
+             "branchvalues": "remainder", "domain": {"x": domain, "y": [0, 0.9]}, "name": name,
+             "insidetextorientation": "radial", "maxdepth": 2,
+             "hovertemplate": "%{id}: %{value}<extra>" + name + "</extra>"}  # fmt: skip
+    return trace, (len(parsed) / len(texts) if texts else 0.0)
+
+
+def _diversity(p: Params, run: dict, lang: str) -> go.Figure:
+    texts = [x["instruction"] for x in run["items"]]
+    kept = [texts[i] for i in run["kept"]]
+    rejected = [t for i, t in enumerate(texts) if run["status"][i] != "kept"]
+    left, kept_share = _sunburst_trace(kept, [0, 0.48], Text("kept", "保留")(lang))
+    right, rejected_share = _sunburst_trace(rejected, [0.52, 1], Text("rejected", "拒绝")(lang))
+    heads = [
+        Text(f"kept: {len(kept)}, {kept_share:.0%} parsed", f"保留：{len(kept)} 条，解析出 {kept_share:.0%}"),
+        Text(f"rejected: {len(rejected)}, {rejected_share:.0%} parsed", f"拒绝：{len(rejected)} 条，解析出 {rejected_share:.0%}"),
+    ]  # fmt: skip
+    notes = [
+        {"x": x, "y": 0.97, "xref": "paper", "yref": "paper", "showarrow": False,
+         "xanchor": "center", "text": f"<b>{head(lang)}</b>"}
+        for x, head in zip((0.24, 0.76), heads, strict=True)
+    ]  # fmt: skip
+    layout = {
+        "title": {"text": Text("Verb → noun: the top 20 verbs and their 4 commonest objects", "动词 → 名词：最常见的 20 个动词及各自最常见的 4 个宾语")(lang)},
+        "annotations": [*notes, caption(Text("rule-based parse (first verb, head of its first noun chunk); inner ring verbs, outer ring nouns", "基于规则的解析（首个动词及其后第一个名词短语的中心词）；内圈动词，外圈名词")(lang))],
+        "height": 520,
+        "margin": {"l": 10, "r": 10, "t": 70, "b": 40},
+    }  # fmt: skip
+    return _figure([left, right], layout)
+
+
+def _diversity_sweep(p: Params, lang: str) -> go.Figure:
+    sweep = _sweep(p.model_copy(update={"threshold": 0.7, "example": 0}))
+    x = list(sweep["thresholds"])
+    now = x.index(min(x, key=lambda t: abs(t - p.threshold)))
+    data = [
+        {"type": "scatter", "x": x, "y": sweep["diversity"], "mode": "lines+markers",
+         "name": Text("distinct verb–noun pairs per 100 kept", "每 100 条保留指令中不同的动词–名词对")(lang),
+         "line": {"color": KEPT}},
+        {"type": "scatter", "x": x, "y": sweep["kept"], "mode": "lines+markers", "yaxis": "y2",
+         "name": Text("kept instructions", "保留的指令数")(lang), "line": {"color": RULED, "dash": "dot"}},
+        {"type": "scatter", "x": [x[now]], "y": [sweep["diversity"][now]], "mode": "markers",
+         "marker": {"size": 13, "color": BLOCKED, "symbol": "diamond"},
+         "name": Text(f"this threshold ({p.threshold:g})", f"当前阈值（{p.threshold:g}）")(lang)},
+    ]  # fmt: skip
+    layout = {
+        "title": {"text": Text("Diversity against the threshold", "多样性与阈值")(lang)},
+        "annotations": [caption(Text("a lower threshold keeps fewer, more varied instructions", "阈值越低，保留的指令越少、越多样")(lang))],
+        "xaxis": {"title": {"text": Text("ROUGE-L threshold", "ROUGE-L 阈值")(lang)}, "range": [0.27, 1.03]},
+        "yaxis": {"title": {"text": Text("pairs per 100 kept", "每 100 条的对数")(lang)}, "rangemode": "tozero"},
+        "yaxis2": {"title": {"text": Text("kept", "保留数")(lang)}, "overlaying": "y", "side": "right", "rangemode": "tozero", "showgrid": False},
+        "legend": {"orientation": "h", "y": -0.28},
+        "height": 420,
+    }  # fmt: skip
+    return _figure(data, layout)
+
+
 def render(p: Params, lang: str = "en") -> Rendered:
     from core.alignment.self_instruct import alpaca_prompt
 
@@ -445,6 +572,8 @@ def render(p: Params, lang: str = "en") -> Rendered:
         _pair_view(p, run, lang),
         _matrix_figure(p, run, lang),
         _histogram(p, run, lang),
+        _diversity(p, run, lang),
+        _diversity_sweep(p, lang),
         _template_figure(p, run, lang),
     ]
     return Rendered(figures, notes)
@@ -484,6 +613,12 @@ GPTeacher's code instructions (written by GPT-4 in Alpaca's format) were never f
 near-duplicates are rejected at 0.7. Self-Instruct's 252 user-oriented instructions, written by
 people, almost all pass. The template shows what the model is trained on: the whole prompt is
 input, and only the response and the end-of-sequence token carry the loss.
+
+**Diversity.** Self-Instruct's Figure 2 shows each instruction's verb and its direct object. Here a
+rule stands in for the paper's constituency parser: the first verb (after "please", "can you", …)
+and the last word of the noun phrase after it; it matches hand labels on 40 of 44 held-out
+instructions. Code instructions crowd onto a few pairs (write, create, implement → function,
+program, script); lowering the threshold keeps fewer instructions with more distinct pairs per 100.
 """,
     zh="""
 **Self-Instruct**（Wang 等 2023）用语言模型自举生成指令数据：从 175 条人工编写的种子任务出发，每次给模型看
@@ -499,13 +634,18 @@ F = 2PR/(P + R)。配对视图高亮了一个 LCS。过滤是贪心的，并且�
 **图中看到的。** 这里不运行语言模型：用已发布的样本代替生成结果。GPTeacher 的代码指令（由 GPT-4 按 Alpaca
 格式编写）从未经过过滤，阈值 0.7 时许多近似重复的指令被拒绝。Self-Instruct 的 252 条面向用户的指令由人编写，
 几乎全部通过。模板展示了模型实际训练的内容：整个提示都是输入，只有回答和序列结束符计入损失。
+
+**多样性。** Self-Instruct 的图 2 展示了每条指令的动词及其直接宾语。这里用规则代替论文中的成分句法分析器：
+取第一个动词（跳过 "please"、"can you" 等开头），以及它后面名词短语的最后一个词；在 44 条未参与调规则的
+指令上，它与人工标注有 40 条一致。代码指令集中在少数几对上（write、create、implement → function、program、
+script）；降低阈值，保留的指令更少，每 100 条中不同的动词–名词对更多。
 """,
 )
 
 DEMO = Demo(
     slug="alpaca",
     section="finetuning",
-    figures=6,
+    figures=8,
     title=Text("Self-Instruct and Alpaca: instruction data", "Self-Instruct 与 Alpaca：指令数据"),
     summary=Text(
         "The ROUGE-L novelty filter on released instructions, and Alpaca's training template.",

@@ -50,3 +50,34 @@ def test_shuffling_keeps_a_different_subset():
     kept = {released["items"][i]["instruction"] for i in released["kept"]}
     kept_shuffled = {shuffled["items"][i]["instruction"] for i in shuffled["kept"]}
     assert kept != kept_shuffled
+
+
+def test_the_sweep_matches_the_filter_and_the_sunburst_counts_parsed_pairs():
+    from collections import Counter
+
+    from core.alignment.self_instruct import verb_noun
+
+    p = demo.presets["code"]
+    sweep = demo._sweep(p)
+    for threshold in (0.5, 0.7, 1.0):
+        run = demo._run(p.model_copy(update={"threshold": threshold}))
+        at = sweep["thresholds"].index(threshold)
+        assert sweep["kept"][at] == len(run["kept"])
+        texts = [run["items"][i]["instruction"] for i in run["kept"]]
+        pairs = {verb_noun(t) for t in texts} - {None}
+        assert abs(sweep["diversity"][at] - 100 * len(pairs) / len(texts)) < 1e-12
+    assert sweep["kept"] == sorted(sweep["kept"])  # a looser threshold never keeps fewer
+    run = demo._run(p)
+    sunburst = demo._diversity(p, run, "en").data[0]
+    kept = Counter(verb_noun(run["items"][i]["instruction"]) for i in run["kept"])
+    kept.pop(None, None)
+    verbs = Counter()
+    for (verb, _), count in kept.items():
+        verbs[verb] += count
+    top = dict(sorted(verbs.items(), key=lambda x: (-x[1], x[0]))[: demo.TOP_VERBS])
+    roots = {
+        i: v
+        for i, parent, v in zip(sunburst.ids, sunburst.parents, sunburst.values, strict=True)
+        if not parent
+    }
+    assert roots == top
