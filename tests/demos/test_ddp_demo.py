@@ -38,7 +38,7 @@ def test_real_run_preset_draws_errors_under_fp32_epsilon():
     figure = rendered.figures[3]
     errors = np.asarray(figure.data[0].y)
     assert (errors < 1e-12).all()
-    assert "sockets on 127.0.0.1" in rendered.notes
+    assert "TCP sockets on 127.0.0.1" in rendered.notes and "4 distinct pids" in rendered.notes
     note = figure.layout.annotations[0].text
     logged, predicted = note.split("parameters each; bucket_assignment predicts ")
     assert logged.split(": ")[-1].strip() == predicted.strip()
