@@ -4,8 +4,9 @@ first page or the API is built, not to serve the gallery).
 - a demo endpoint refuses a wrong number of inputs by name (`checked_inputs`);
 - a request may name only files it uploaded, never a server path or a URL (`checked_inputs`
   and Gradio's own check, which mounting leaves off: `has_launched`);
-- calls by name leave no session behind (`forgetting_single_use_sessions`), and the event ids
-  Gradio keeps per session are bounded (`BoundedDict`);
+- calls by name leave no session behind (`forgetting_single_use_sessions`), the event ids
+  Gradio keeps per session are bounded (`BoundedDict`), and results nobody fetches expire
+  and are bounded in bytes (`app.limits.PendingResults`);
 - an event that fails answers its error as one line, and the log gets one line, never a
   traceback (`one_line_errors`); the queue's routes refuse an event or session they do not
   know in one line (`QueueGuard`).
@@ -28,6 +29,7 @@ import gradio as gr
 import gradio.utils as gr_utils
 from fastapi import FastAPI
 
+from app.limits import PendingResults
 from app.server import (
     ASSETS,
     MAX_BODY_BYTES,
@@ -102,6 +104,13 @@ def mount_blocks(blocks: gr.Blocks, path: str, fields: dict[str, list[str]]) -> 
         max_file_size="1mb",
     )
     blocks._queue.pending_event_ids_session = BoundedDict(PENDING_SESSIONS)
+    queue = blocks._queue
+    queue.pending_messages_per_session = PendingResults(
+        PENDING_SESSIONS,
+        busy=lambda session: any(
+            e.session_hash == session for e in list(queue.event_ids_to_events.values())
+        ),
+    )
     # Every queue polls its jobs in a loop, every 1 ms when idle: one per opened page would add
     # up (0.5 % of a core each, measured). Pages poll every 10 ms; the API app, which serves
     # bursts of calls, keeps 1 ms; progress updates (unused here) every 50 ms.

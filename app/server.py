@@ -37,6 +37,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware import body_limit
 from starlette.routing import Match, Mount
 
+from app.limits import UploadGate, housekeeping
 from app.routes import add_routes
 from demos import all_demos
 
@@ -78,9 +79,11 @@ def create_app() -> FastAPI:
         # The API app is built in the background once the server is up: a first client
         # finds it ready, and the first page never waits for it.
         warm = asyncio.get_running_loop().run_in_executor(None, api.build, "")
+        sweeper = asyncio.create_task(housekeeping())
         try:
             yield
         finally:
+            sweeper.cancel()
             with contextlib.suppress(Exception):
                 await warm
             await pages.close()
@@ -258,6 +261,7 @@ class Guard:
     - A 503 (queue full) or 422 (malformed body) answer is rewritten to one short line,
       with `Retry-After` on the 503 (Gradio's 422 echoes the whole input back).
     - `/gradio_api/file=<URL>`: 403 (Gradio would fetch any public URL for the client).
+    - `POST …/gradio_api/upload`: bounded per request, per client and in total (`app.limits`).
     - An exception escaping a route is one log line, not a traceback: the client already
       got Gradio's 500. (The queue's unknown events and sessions: `app.mount.QueueGuard`.)
     """
@@ -272,6 +276,7 @@ class Guard:
         self.public = set(public)
         self.pages = set(pages)
         self.endpoints = ", ".join(f"/{name}" for name in sorted(self.public))
+        self.uploads = UploadGate()
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         path = scope.get("path", "")
@@ -296,6 +301,16 @@ class Guard:
             detail = shorten(f"{where}no public endpoint /{named[2]} (endpoints: {endpoints})")
             await respond(send, 404, detail)
             return
+        if scope["method"] == "POST" and route.rstrip("/") == "/gradio_api/upload":
+            body = await read_body(receive, MAX_BODY_BYTES)
+            if body is None:
+                await respond(send, 413, f"request body larger than {MAX_BODY_BYTES} bytes")
+                return
+            refused = self.uploads.refusal(scope, body)
+            if refused is not None:
+                await respond(send, *refused)
+                return
+            receive = replay(body, receive)
         served = self.FILE.fullmatch(route)
         if served and "://" in served[1]:
             await respond(send, 403, "the app serves no URLs")
