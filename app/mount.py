@@ -179,14 +179,18 @@ class QueueGuard:
             return 400, f"event {fn_index} runs in the browser: nothing to run on the server"
         return None
 
-    def session_of(self, event_id: str) -> str:
-        """The session of an event id, as Gradio's `/call/<api>/<id>` finds it."""
+    def session_of(self, event_id: str) -> str | None:
+        """The session of an event id, as Gradio's `/call/<api>/<id>` finds it, or None.
+
+        Gradio falls back to taking the id for a session hash: given a page's session hash
+        (seen on a shared screen, in a log), it streamed that session's results. Only an
+        event's own id is taken here."""
         queue = self.blocks._queue
         event = queue.event_ids_to_events.get(event_id)
         if event is not None:
             return event.session_hash
         owners = (s for s, ids in queue.pending_event_ids_session.items() if event_id in ids)
-        return next(owners, event_id)
+        return next(owners, None)
 
     @staticmethod
     def query_session(scope: dict) -> str:

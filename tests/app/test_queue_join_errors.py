@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from app.process import AppStartError, serving
+from demos import all_demos
 from tests.app.test_fuzz_api import LEAKS, Server, assert_log_clean
 
 BASES = ["", "/demo/iou-losses", "/demo/map"]  # the API app, a page, a page with an upload
@@ -164,3 +165,17 @@ def test_call_v2_oddities_answer_one_line(server, http, body):
     else:
         assert_one_line(response, response.status_code)
     assert_log_clean(server, offset, 0)
+
+
+def test_a_session_hash_is_not_an_event_id(server, http):
+    """GET /gradio_api/call/<api>/<id> streams an event's result, not a session's: Gradio took
+    an unknown id for a session hash, so a page's hash, once seen, read that page's results."""
+    demo = next(iter(all_demos))
+    deps = dependencies(http, "")
+    fn_index = next(i for i, d in enumerate(deps) if d.get("api_name") == demo.slug)
+    values = demo.Params().model_dump()
+    session = "a-page-session-seen-on-a-shared-screen"
+    assert join(http, "", fn_index, [values[f] for f in demo.fields], session).status_code == 200
+    detail = assert_one_line(http.get(f"/gradio_api/call/{demo.slug}/{session}"), 404)
+    assert detail.startswith("no pending event")
+    assert completion(http, "", session)["success"]  # its own stream still gets it
