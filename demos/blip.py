@@ -521,13 +521,13 @@ def _masks_figure(p: Params, words: list[str], lang: str) -> go.Figure:
         "xaxis": {**_ticks(_thin(self_columns, p)), "anchor": "y", "side": "top", "tickangle": -60,
                   "domain": [0, 1]},
         "yaxis": {**_ticks(_thin(rows, p)), "domain": [0.42, 0.9], "autorange": "reversed",
-                  "title": {"text": Text("self-attention: query", "自注意力：查询")(lang)}},
+                  "title": {"text": Text("self-attention", "自注意力")(lang), "font": {"size": 11}}},
         "xaxis2": {**_ticks(_thin(cross_columns, p)), "anchor": "y2", "tickangle": -60, "domain": [0, 1],
                    "title": {"text": Text("image patches (keys), per objective",
-                                          "图像块（键），每个目标一组")(lang)}},
+                                          "图像块（键），每个目标一组")(lang), "font": {"size": 12}}},
         "yaxis2": {**_ticks(_thin(rows, p)), "domain": [0.0, 0.32], "anchor": "x2",
                    "autorange": "reversed",
-                   "title": {"text": Text("cross-attention: query", "交叉注意力：查询")(lang)}},
+                   "title": {"text": Text("cross-attention", "交叉注意力")(lang), "font": {"size": 11}}},
     }  # fmt: skip
     if p.family == "blip":
         title = Text(
@@ -616,7 +616,7 @@ def _itc_figure(p: Params, w: dict, lang: str) -> go.Figure:
                   "title": {"text": Text("text j", "文本 j")(lang)}},
         "yaxis": {**ticks, "autorange": "reversed",
                   "title": {"text": Text("image i", "图像 i")(lang)}},
-        "xaxis2": {**_ticks(target_columns, 9 if n <= 12 else 8), "domain": [0.4, 0.97],
+        "xaxis2": {**_ticks(target_columns, 9 if n <= 12 else 8), "domain": [0.4, 0.97], "range": [-0.5, targets.shape[1] - 0.5],
                    "anchor": "y2", "tickangle": -60,
                    "title": {"text": Text("text j", "文本 j")(lang)}},
         "yaxis2": {**ticks, "anchor": "x2", "autorange": "reversed", "showticklabels": False},
