@@ -40,6 +40,7 @@ LIVE = (
     "siglip",
     "ddp",
     "detr",
+    "blip",
     "chameleon",
     "gradient_checkpointing",
     "dpo",

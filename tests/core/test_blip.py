@@ -1,4 +1,5 @@
-"""BLIP's masks by construction, its losses against NumPy / F.cross_entropy, the sampler by chi-square."""
+"""BLIP's masks by construction, its losses against NumPy / F.cross_entropy, the sampler by
+chi-square; BLIP-2's Q-Former masks; the generated world and CapFilt's counts."""
 
 import numpy as np
 import pytest
@@ -7,11 +8,14 @@ import torch.nn.functional as F
 from scipy.special import log_softmax, softmax
 from scipy.stats import chisquare
 
+from core.multimodal import blip
 from core.multimodal.blip import (
     attention_masks,
+    capfilt,
     itc_loss,
     itm_loss,
     lm_loss,
+    qformer_masks,
     sample_hard_negatives,
 )
 
@@ -85,12 +89,22 @@ def test_itm_and_lm_losses_are_cross_entropies():
     torch.testing.assert_close(lm_loss(lm_logits, targets), expected)
 
 
-def test_hard_negatives_follow_their_softmax_and_never_draw_the_positive():
+@pytest.fixture
+def one_thread():
+    """One torch thread: on a busy 2-core machine a 4×4 softmax on two threads waits ~2 ms for
+    the other thread, and this test makes thousands of small calls."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_hard_negatives_follow_their_softmax_and_never_draw_the_positive(one_thread):
     similarity = torch.tensor(
         [[2.0, 1.0, 0.0, -1.0], [0.5, 3.0, 0.5, 0.0], [1.0, 1.0, 1.0, 1.0], [0.0, 2.0, -2.0, 0.0]]
     )
     generator = torch.Generator().manual_seed(0)
-    draws = 3000
+    draws = 2000  # smallest expected count: 0.016 · 2000 = 32
     texts = np.zeros((4, 4))
     images = np.zeros((4, 4))
     for _ in range(draws):
@@ -111,3 +125,118 @@ def test_hard_negatives_follow_their_softmax_and_never_draw_the_positive():
 def test_sampler_needs_two_pairs():
     with pytest.raises(ValueError, match="at least 2"):
         sample_hard_negatives(torch.zeros(1, 1), torch.Generator())
+
+
+# --- BLIP-2's Q-Former masks --------------------------------------------------------------------
+
+
+def expected_qformer(n_query, n_text, n_image, mode):
+    """The masks of BLIP-2's Figure 2, written out cell by cell."""
+    n = n_query + n_text
+    self_mask = np.zeros((n, n), bool)
+    for i in range(n):
+        for j in range(n):
+            query_i, query_j = i < n_query, j < n_query
+            if mode == "itm":
+                self_mask[i, j] = True
+            elif mode == "itc":
+                self_mask[i, j] = query_i == query_j
+            else:  # itg: queries among themselves; text reads all queries and earlier text
+                self_mask[i, j] = (query_i and query_j) or (not query_i and (query_j or j <= i))
+    cross = np.zeros((n, n_image), bool)
+    cross[:n_query] = True
+    return self_mask, cross
+
+
+@pytest.mark.parametrize("mode", ["itc", "itm", "itg"])
+@pytest.mark.parametrize("n_query, n_text, n_image", [(3, 4, 5), (1, 1, 1), (2, 0, 3)])
+def test_qformer_masks_by_construction(mode, n_query, n_text, n_image):
+    self_mask, cross_mask = qformer_masks(n_query, n_text, n_image, mode)
+    want_self, want_cross = expected_qformer(n_query, n_text, n_image, mode)
+    assert self_mask.dtype == torch.bool and cross_mask.dtype == torch.bool
+    assert (self_mask.numpy() == want_self).all()
+    assert (cross_mask.numpy() == want_cross).all()
+
+
+def test_qformer_unknown_mode_raises():
+    with pytest.raises(ValueError, match="mode"):
+        qformer_masks(2, 3, 4, "lm")
+
+
+# --- the sampler's many-draws path ---------------------------------------------------------------
+
+
+def test_many_draws_follow_the_softmax_of_each_row_and_never_the_positive():
+    generator = torch.Generator().manual_seed(5)
+    similarity = torch.randn(6, 6, generator=generator, dtype=torch.float64) * 2
+    draws = 4000
+    neg_text, neg_image = sample_hard_negatives(similarity, generator, draws=draws)
+    assert neg_text.shape == neg_image.shape == (6, draws) and neg_text.dtype == torch.int64
+    s = similarity.numpy()
+    for i in range(6):
+        others = [j for j in range(6) if j != i]
+        texts = np.bincount(neg_text[i].numpy(), minlength=6)
+        images = np.bincount(neg_image[i].numpy(), minlength=6)
+        assert texts[i] == 0 and images[i] == 0
+        assert chisquare(texts[others], softmax(s[i, others]) * draws).pvalue > 1e-3
+        assert chisquare(images[others], softmax(s[others, i]) * draws).pvalue > 1e-3
+
+
+# --- the generated world and CapFilt -------------------------------------------------------------
+
+
+def test_world_items_captions_and_embeddings():
+    items = blip.compositions(torch.arange(blip.N_COMPOSITIONS))
+    assert len({tuple(r) for r in items.tolist()}) == 125
+    assert (blip.composition_ids(items) == torch.arange(125)).all()
+    assert blip.caption((1, 0, 2)) == "a green circle at the top"
+    batch = blip.world_batch(10, torch.Generator().manual_seed(0))
+    for key in ("image", "text", "momentum_image", "momentum_text"):
+        torch.testing.assert_close(batch[key].norm(dim=1), torch.ones(10))
+    cosine = batch["image"] @ batch["text"].T
+    # a caption's own image is its most similar one, up to the noise (most rows, not all)
+    assert (cosine.argmax(0) == torch.arange(10)).float().mean() >= 0.8
+    shared = blip.shares_word(items[:, None], items[None, :])
+    assert shared.sum() == 125 * (125 - 64)  # 4·4·4 of the 125 share no word with an item
+
+
+def test_filter_scores_are_the_sigmoid_of_the_scaled_cosine():
+    generator = torch.Generator().manual_seed(1)
+    image = F.normalize(torch.randn(7, 32, generator=generator, dtype=torch.float64), dim=1)
+    text = F.normalize(torch.randn(7, 32, generator=generator, dtype=torch.float64), dim=1)
+    cosine = (image.numpy() * text.numpy()).sum(1)
+    expected = 1 / (1 + np.exp(-blip.SCORE_SLOPE * (cosine - blip.SCORE_CENTRE)))
+    np.testing.assert_allclose(blip.filter_scores(image, text).numpy(), expected, rtol=1e-12)
+
+
+def test_capfilt_counts_add_up_follow_rho_and_q_and_match_the_traced_scores():
+    from core.trace import Trace
+
+    n, rho, q, threshold = 20000, 0.4, 0.7, 0.5
+    trace = Trace()
+    counts = capfilt(n, rho, q, threshold, torch.Generator().manual_seed(3), trace=trace)
+    assert sum(v for k, v in counts.items() if k.startswith("web")) == n
+    assert sum(v for k, v in counts.items() if k.startswith("synthetic")) == n
+    web_noisy = counts["web/noisy/kept"] + counts["web/noisy/removed"]
+    synthetic_clean = counts["synthetic/clean/kept"] + counts["synthetic/clean/removed"]
+    # binomial counts: within 5 standard deviations of n·ρ and n·q
+    assert abs(web_noisy - n * rho) < 5 * (n * rho * (1 - rho)) ** 0.5
+    assert abs(synthetic_clean - n * q) < 5 * (n * q * (1 - q)) ** 0.5
+    (scores,) = trace["filter_scores"]
+    for source in ("web", "synthetic"):
+        kept = scores[source] >= threshold
+        clean = scores[f"{source}_clean"]
+        assert counts[f"{source}/clean/kept"] == int((kept & clean).sum())
+        assert counts[f"{source}/noisy/removed"] == int((~kept & ~clean).sum())
+    kept = sum(v for k, v in counts.items() if k.endswith("kept"))
+    kept_noisy = counts["web/noisy/kept"] + counts["synthetic/noisy/kept"]
+    assert kept_noisy / kept < 0.5 * web_noisy / n  # the filter removes most of the noise
+
+
+def test_capfilt_threshold_zero_keeps_everything_and_is_seeded():
+    a = capfilt(500, 0.3, 0.8, 0.0, torch.Generator().manual_seed(9))
+    b = capfilt(500, 0.3, 0.8, 0.0, torch.Generator().manual_seed(9))
+    assert a == b
+    assert all(v == 0 for k, v in a.items() if k.endswith("removed"))
+    with pytest.raises(ValueError, match="rho"):
+        capfilt(10, 1.5, 0.8, 0.5, torch.Generator())
