@@ -3,6 +3,8 @@
 - `UploadGate` (ASGI, in front of `/gradio_api/upload` of the API and of every page): at most
   `UPLOAD_FILES` files a request, `UPLOAD_CLIENT_BYTES` per client within `UPLOAD_TTL_S`, and a
   folder of at most `UPLOAD_FOLDER_BYTES`; each refusal is one line (413, 429 or 507).
+- `remember_uploads` / `uploaded_by`: an upload event reads only a file the same client
+  uploaded (a path seen on a shared screen or in a log is not enough).
 - `sweep_uploads`: files in the upload folder older than `UPLOAD_TTL_S` are deleted. A demo
   reads its upload at once and deletes it (`app.ui`), so an old file is one no event read.
 - `PendingResults`: Gradio keeps each call's result until the client fetches it
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import time
 import weakref
@@ -83,15 +86,61 @@ def sweep_uploads(folder: Path | None = None, ttl_s: float = UPLOAD_TTL_S) -> in
     return deleted
 
 
-def client_of(scope: dict) -> str:
+def client_from(host: str | None, forwarded_for: str | None) -> str:
     """The client's address; behind a proxy of ours (PLAYGROUND_TRUST_FORWARDED_HOST=1) the
     first X-Forwarded-For entry, which anyone could otherwise forge."""
-    if os.environ.get("PLAYGROUND_TRUST_FORWARDED_HOST") == "1":
-        for key, value in scope.get("headers") or []:
-            if key == b"x-forwarded-for":
-                return value.decode("latin-1").split(",")[0].strip()
+    if forwarded_for and os.environ.get("PLAYGROUND_TRUST_FORWARDED_HOST") == "1":
+        return forwarded_for.split(",")[0].strip()
+    return host or "?"
+
+
+def client_of(scope: dict) -> str:
+    """`client_from` an ASGI scope."""
+    forwarded = next(
+        (v.decode("latin-1") for k, v in scope.get("headers") or [] if k == b"x-forwarded-for"),
+        None,
+    )
     client = scope.get("client")
-    return client[0] if client else "?"
+    return client_from(client[0] if client else None, forwarded)
+
+
+# Who uploaded each file (resolved path -> client, when): an upload event reads only a file
+# its own client uploaded, never another's whose path it has seen.
+OWNERS: dict[str, tuple[str, float]] = {}
+MAX_OWNERS = 10_000
+
+
+def _key(path: str) -> str:
+    return str(Path(path).resolve())
+
+
+def remember_uploads(client: str, body: bytes) -> None:
+    """The paths of a successful upload's answer (a JSON list), as this client's."""
+    try:
+        paths = json.loads(body)
+    except ValueError:
+        return
+    now = time.monotonic()
+    for path in paths if isinstance(paths, list) else []:
+        if isinstance(path, str) and "\0" not in path:
+            with contextlib.suppress(OSError, ValueError):
+                OWNERS[_key(path)] = (client, now)
+    while len(OWNERS) > MAX_OWNERS:
+        del OWNERS[next(iter(OWNERS))]
+
+
+def uploaded_by(path: str, client: str) -> bool:
+    try:
+        owner = OWNERS.get(_key(path))
+    except (OSError, ValueError):
+        return False
+    return owner is not None and owner[0] == client
+
+
+def forget_old_owners(ttl_s: float = UPLOAD_TTL_S) -> None:
+    cutoff = time.monotonic() - ttl_s
+    for path in [p for p, (_, t) in OWNERS.items() if t < cutoff]:
+        OWNERS.pop(path, None)
 
 
 class UploadGate:
@@ -229,6 +278,7 @@ async def housekeeping(every_s: float = SWEEP_S) -> None:
         await asyncio.sleep(every_s)
         with contextlib.suppress(Exception):
             await asyncio.to_thread(sweep_uploads)
+        forget_old_owners()
         LIVE_RESULTS[:] = [ref for ref in LIVE_RESULTS if ref() is not None]
         for ref in list(LIVE_RESULTS):
             pending = ref()

@@ -37,7 +37,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware import body_limit
 from starlette.routing import Match, Mount
 
-from app.limits import UploadGate, housekeeping
+from app.limits import UploadGate, client_of, housekeeping, remember_uploads
 from app.routes import add_routes
 from demos import all_demos
 
@@ -243,6 +243,22 @@ class LazyGradio:
         await send({"type": "http.response.body", "body": body})
 
 
+def owning(send: Callable, client: str) -> Callable:
+    """`send` that notes the paths of a successful upload's answer as `client`'s."""
+    state = {"status": 0, "body": b""}
+
+    async def send_and_note(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            state["status"] = message["status"]
+        elif message["type"] == "http.response.body" and state["status"] == 200:
+            state["body"] += message.get("body", b"")
+            if not message.get("more_body"):
+                remember_uploads(client, state["body"])
+        await send(message)
+
+    return send_and_note
+
+
 def shorten(text: str, limit: int = MAX_MESSAGE) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -311,6 +327,7 @@ class Guard:
                 await respond(send, *refused)
                 return
             receive = replay(body, receive)
+            send = owning(send, client_of(scope))
         served = self.FILE.fullmatch(route)
         if served and "://" in served[1]:
             await respond(send, 403, "the app serves no URLs")

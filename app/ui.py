@@ -28,6 +28,7 @@ import gradio as gr
 import gradio.utils
 from gradio.components.plot import PlotData
 
+from app.limits import client_from, uploaded_by
 from demos import SECTIONS, Demo, ParamsError, all_demos
 from demos.base import LANGS, Control, Text
 from demos.links import PAGE_KEYS, from_query, notes_markdown
@@ -413,7 +414,7 @@ class DemoPage:
     def _preset_choices(self, lang: str) -> list[tuple[str, str]]:
         return [(self.demo.preset_titles[name](lang), name) for name in self.demo.presets]
 
-    def load_file(self, value: Any) -> Any:
+    def load_file(self, value: Any, request: gr.Request) -> Any:
         """The upload's data for the demo; the file is read once, size-checked, then deleted.
 
         `value` is the File component's raw payload (preprocess is off, so junk sent to this
@@ -425,6 +426,11 @@ class DemoPage:
         # Only a file uploaded into Gradio's upload folder is read (and then deleted): never
         # a path a request names.
         if not isinstance(path, str) or not _in_upload_folder(path):
+            raise gr.Error("file: please upload a file", print_exception=False)
+        client = client_from(
+            request.client.host if request.client else None, request.headers.get("x-forwarded-for")
+        )
+        if not uploaded_by(path, client):  # another client's upload, its path seen somewhere
             raise gr.Error("file: please upload a file", print_exception=False)
         try:
             size = os.path.getsize(path)

@@ -19,6 +19,7 @@ import pytest
 from app.process import AppStartError, serving
 from benchmarks.load import listen, run_sync
 from demos import all_demos
+from tests.app.test_queue_join_errors import completion, dependencies, join
 
 SETTINGS = {
     "PLAYGROUND_UPLOAD_TTL_S": "4",
@@ -27,6 +28,7 @@ SETTINGS = {
     "PLAYGROUND_RESULT_TTL_S": "8",
     "PLAYGROUND_RESULT_BYTES": "400000",
     "PLAYGROUND_SWEEP_S": "0.5",
+    "PLAYGROUND_TRUST_FORWARDED_HOST": "1",  # X-Forwarded-For names the client (two here)
 }
 KB900 = b"x" * 900_000
 
@@ -153,3 +155,33 @@ def test_unfetched_results_are_bounded_in_bytes(server: Server) -> None:
 
 def test_the_log_has_no_traceback(server: Server) -> None:
     assert "Traceback" not in server.log.read_text(errors="replace")
+
+
+def test_an_upload_is_read_only_by_the_client_that_sent_it(server: Server) -> None:
+    time.sleep(4.5)  # earlier uploads' client windows pass
+    alice, mallory = {"X-Forwarded-For": "10.0.0.1"}, {"X-Forwarded-For": "10.0.0.2"}
+    with httpx.Client(base_url=server.url, timeout=60) as http:  # the page built first
+        (event,) = [
+            d
+            for d in dependencies(http, "/demo/map")
+            if d.get("backend_fn") and d["inputs"] and any(t[1] == "upload" for t in d["targets"])
+        ]
+    with httpx.Client(base_url=server.url, timeout=60, headers=alice) as http:
+        sample = http.get("/example/map")
+        assert sample.status_code == 200
+        answer = upload(server, sample.content, client=http)
+        assert answer.status_code == 200, answer.text
+    (path,) = answer.json()
+    value = {"path": path, "meta": {"_type": "gradio.FileData"}}
+    data = [value] + [None] * (len(event["inputs"]) - 1)
+    for name, who in (("mallory", mallory), ("alice", alice)):
+        with httpx.Client(base_url=server.url, timeout=60, headers=who) as http:
+            assert join(http, "/demo/map", event["id"], data, f"{name}-session").status_code == 200
+            message = completion(http, "/demo/map", f"{name}-session")
+        if name == "mallory":
+            assert not message["success"]
+            assert message["output"]["error"] == "file: please upload a file"
+            assert Path(path).is_file()  # neither read nor deleted
+        else:
+            assert message["success"], message
+            assert not Path(path).exists()  # read once, then deleted
