@@ -42,6 +42,7 @@ LIVE = (
     "detr",
     "chameleon",
     "gradient_checkpointing",
+    "mixed_precision",
     "dpo",
     "alpaca",
 )
