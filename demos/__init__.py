@@ -43,6 +43,7 @@ LIVE = (
     "blip",
     "chameleon",
     "gradient_checkpointing",
+    "mixed_precision",
     "dpo",
     "alpaca",
 )

@@ -96,7 +96,8 @@ def decompose(value: float, dtype: torch.dtype) -> dict:
     elif decoded == 0:
         ulp = 2.0 ** (1 - bias - mantissa_bits)
     else:
-        ulp = 2.0 ** (max(math.floor(math.log2(abs(decoded))), 1 - bias) - mantissa_bits)
+        exponent_of_value = math.frexp(decoded)[1] - 1  # ⌊log₂|v|⌋, exact (frexp: [0.5, 1))
+        ulp = 2.0 ** (max(exponent_of_value, 1 - bias) - mantissa_bits)
     return {
         "sign": sign,
         "exponent": exponent,
@@ -127,6 +128,23 @@ def scale_and_cast(values: Tensor, scale: float, dtype: torch.dtype) -> dict:
     }
 
 
+def _scaler_update(
+    scale: np.float32, tracker: int, finite: bool, growth: float, backoff: float, interval: int
+) -> tuple[np.float32, int]:
+    """One `GradScaler.update`: the new FP32 scale and growth tracker after a step.
+
+    GradScaler's kernel multiplies the FP32 scale by the factors as doubles and rounds the
+    product to FP32 (a factor such as 0.3 is not rounded to FP32 first).
+    """
+    if not finite:
+        return np.float32(float(scale) * backoff), 0
+    tracker += 1
+    if tracker == interval:
+        grown = np.float32(float(scale) * growth)
+        return (grown if np.isfinite(grown) else scale), 0
+    return scale, tracker
+
+
 def loss_scale_trace(
     grad_is_finite,
     init_scale: float = 65536.0,
@@ -142,29 +160,67 @@ def loss_scale_trace(
     `scale` (T + 1,), `skipped` (T,), `growth_tracker` (T,).
     """
     finite = np.asarray(grad_is_finite, dtype=bool)
-    scale = np.float32(init_scale)
-    growth, backoff = np.float32(growth_factor), np.float32(backoff_factor)
-    scales, skipped, trackers = [float(scale)], [], []
-    tracker = 0
+    scale, tracker = np.float32(init_scale), 0
+    scales, trackers = [float(scale)], []
     with np.errstate(over="ignore"):
         for ok in finite:
-            if not ok:
-                scale = np.float32(scale * backoff)
-                tracker = 0
-            else:
-                tracker += 1
-                if tracker == growth_interval:
-                    grown = np.float32(scale * growth)
-                    if np.isfinite(grown):
-                        scale = grown
-                    tracker = 0
+            scale, tracker = _scaler_update(
+                scale, tracker, bool(ok), growth_factor, backoff_factor, growth_interval
+            )
             scales.append(float(scale))
-            skipped.append(not ok)
+            trackers.append(tracker)
+    return {
+        "scale": np.asarray(scales),
+        "skipped": ~finite,
+        "growth_tracker": np.asarray(trackers, dtype=np.int64),
+    }
+
+
+def overflow_threshold(dtype: torch.dtype) -> float:
+    """The smallest FP32 magnitude whose cast to `dtype` overflows (`scale_and_cast`'s rule).
+
+    max + ulp(max)/2: that tie rounds to the even neighbour, one past max, so to inf. E4M3fn
+    saturates instead; its overflow is |x| > 448, so the threshold is the FP32 number after 448.
+    """
+    if dtype == torch.float8_e4m3fn:
+        return float(np.nextafter(np.float32(E4M3_MAX), np.float32(np.inf)))
+    info = format_info(dtype)
+    top = math.frexp(info["max"])[1] - 1  # ⌊log₂ max⌋
+    return info["max"] + 2.0 ** (top - info["mantissa_bits"] - 1)
+
+
+def loss_scale_run(
+    grad_abs_max,
+    dtype: torch.dtype = torch.float16,
+    init_scale: float = 65536.0,
+    growth_factor: float = 2.0,
+    backoff_factor: float = 0.5,
+    growth_interval: int = 2000,
+) -> dict:
+    """Dynamic loss scaling driven by gradients: step t overflows when max|g_t|·scale_t (FP32)
+    cast to `dtype` is not finite, and GradScaler's update follows (`loss_scale_trace`).
+
+    Micikevicius et al. 2018, §3.2. grad_abs_max: (T,) the largest unscaled |gradient| of each
+    step -> the keys of `loss_scale_trace` and `overflow_threshold`.
+    """
+    grads = np.abs(np.asarray(grad_abs_max, dtype=np.float32))
+    threshold = np.float32(overflow_threshold(dtype))
+    scale, tracker = np.float32(init_scale), 0
+    scales, skipped, trackers = [float(scale)], [], []
+    with np.errstate(over="ignore", invalid="ignore"):
+        for g in grads:
+            finite = bool(g * scale < threshold)  # the FP32 product; NaN (0 · inf) is not finite
+            scale, tracker = _scaler_update(
+                scale, tracker, finite, growth_factor, backoff_factor, growth_interval
+            )
+            scales.append(float(scale))
+            skipped.append(not finite)
             trackers.append(tracker)
     return {
         "scale": np.asarray(scales),
         "skipped": np.asarray(skipped, dtype=bool),
         "growth_tracker": np.asarray(trackers, dtype=np.int64),
+        "overflow_threshold": float(threshold),
     }
 
 

@@ -112,20 +112,59 @@ def gradscaler_trace(finite, **kwargs):
     return scales, trackers
 
 
-def test_loss_scale_trace_matches_gradscaler():
+# GradScaler multiplies by the factors as doubles, then rounds to FP32: 0.3 and 1.7 are not
+# FP32 numbers, so rounding them first would drift from torch in the last bits.
+@pytest.mark.parametrize(
+    ("init_scale", "growth_factor", "backoff_factor", "growth_interval"),
+    [(1024.0, 2.0, 0.5, 4), (1000.0, 1.7, 0.3, 3)],
+)
+def test_loss_scale_trace_matches_gradscaler(
+    init_scale, growth_factor, backoff_factor, growth_interval
+):
     rng = np.random.default_rng(1)
-    finite = (rng.random(60) > 0.15).tolist()
+    finite = (rng.random(60) > 0.2).tolist()
     kwargs = {
-        "init_scale": 1024.0,
-        "growth_factor": 2.0,
-        "backoff_factor": 0.5,
-        "growth_interval": 4,
+        "init_scale": init_scale,
+        "growth_factor": growth_factor,
+        "backoff_factor": backoff_factor,
+        "growth_interval": growth_interval,
     }
     scales, trackers = gradscaler_trace(finite, **kwargs)
     ours = pr.loss_scale_trace(finite, **kwargs)
     assert ours["scale"].tolist() == scales
     assert ours["growth_tracker"].tolist() == trackers
     assert ours["skipped"].tolist() == [not ok for ok in finite]
+
+
+@pytest.mark.parametrize("dtype", list(INT_VIEW))
+def test_overflow_threshold_is_where_scale_and_cast_starts_to_overflow(dtype):
+    threshold = torch.tensor(pr.overflow_threshold(dtype), dtype=torch.float32)
+    below = torch.nextafter(threshold, torch.tensor(0.0))
+    result = pr.scale_and_cast(torch.stack([threshold, below, -threshold, -below]), 1.0, dtype)
+    assert result["overflow"].tolist() == [True, False, True, False]
+
+
+def test_loss_scale_run_matches_gradscaler_fed_half_precision_gradients():
+    # Closed loop: each step's gradient is max|g|·scale cast to FP16 (inf when it overflows),
+    # handed to a real GradScaler; spikes of 2^10 make it overflow now and then.
+    rng = np.random.default_rng(2)
+    grads = 2.0 ** rng.normal(-4, 0.5, 120) * np.where(rng.random(120) < 0.05, 2.0**10, 1.0)
+    kwargs = {"init_scale": 2.0**16, "growth_interval": 5}
+    scaler = torch.amp.GradScaler("cpu", **kwargs)
+    p = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([p], lr=0.0)
+    scales, skipped = [scaler.get_scale()], []
+    for g in grads:
+        scaled = torch.tensor([g], dtype=torch.float32) * scaler.get_scale()
+        p.grad = scaled.to(torch.float16).float()
+        skipped.append(not bool(p.grad.isfinite().all()))
+        scaler.scale(torch.zeros(()))  # creates the scaler's lazy state
+        scaler.step(optimizer)
+        scaler.update()
+        scales.append(scaler.get_scale())
+    ours = pr.loss_scale_run(grads, torch.float16, **kwargs)
+    assert ours["scale"].tolist() == scales and ours["skipped"].tolist() == skipped
+    assert 0 < sum(skipped) < len(grads)  # both kinds of step occur
 
 
 def test_loss_scale_stops_growing_at_fp32_overflow_and_can_reach_zero():
