@@ -3,6 +3,7 @@
     .venv/bin/python -m benchmarks.load                        # 32 clients, 60 s, update RESULTS.md
     .venv/bin/python -m benchmarks.load --clients 8 --seconds 10 --no-write
     .venv/bin/python -m benchmarks.load --url http://127.0.0.1:7860 --no-write   # a running app
+    .venv/bin/python -m benchmarks.load --abuse      # what a stranger can make it keep (abuse.py)
 
 Each client is a closed loop (the next request leaves when the answer is in, no think time):
 it picks a demo at random, then its defaults or one of its presets, and calls the public
@@ -311,7 +312,19 @@ def main() -> None:
     parser.add_argument("--url", help="an app already running (default: start one here)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument(
+        "--abuse",
+        action="store_true",
+        help="the abuse mode (benchmarks/abuse.py): at most 16 clients and 30 s, loopback only",
+    )
     args = parser.parse_args()
+    if args.abuse:
+        from benchmarks import abuse
+
+        clients = args.clients if "--clients" in sys.argv else abuse.MAX_CLIENTS
+        seconds = args.seconds if "--seconds" in sys.argv else abuse.MAX_SECONDS
+        abuse.main(clients, seconds, write=not args.no_write)
+        return
 
     import torch
 
