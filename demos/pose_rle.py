@@ -255,8 +255,9 @@ def _fit(law: str, outliers: float, samples: int, steps: int, couplings: int, se
         }
 
     xs = np.linspace(*X_RANGE, 89)
-    ys = np.linspace(*Y_RANGE, 65)
-    grid = np.stack(np.meshgrid(xs, ys, indexing="xy"), -1)  # (Y, X, 2)
+    ys = np.linspace(*Y_RANGE, 49)  # the contour grid: 1/3 px, float32, ~15 KB a model
+    contour_xs = np.linspace(*X_RANGE, 67)
+    grid = np.stack(np.meshgrid(contour_xs, ys, indexing="xy"), -1)  # (Y, X, 2)
     # x-marginals: the 2-D density integrated over y (a wide window holds the flow's mass).
     wide = np.linspace(-24.0, 24.0, 121)
     marginal_grid = np.stack(np.meshgrid(xs, wide, indexing="xy"), -1)
@@ -283,7 +284,11 @@ def _fit(law: str, outliers: float, samples: int, steps: int, couplings: int, se
         "b": b,
         "xs": xs,
         "ys": ys,
-        "grid": {name: value / np.log(10) for name, value in log_densities(grid).items()},
+        "contour_xs": contour_xs,
+        "grid": {
+            name: (value / np.log(10)).astype(np.float32)
+            for name, value in log_densities(grid).items()
+        },
         "marginals": marginals,
         "totals": totals,
         "minimisers": minimisers,
@@ -338,12 +343,17 @@ def _heatmap_figure(p: Params, lang: str) -> tuple[go.Figure, dict]:
     stride = INPUT / p.resolution
     cells = np.arange(p.resolution) * stride
     z = heat[0].numpy()
+    # the zoom sends only the cells it shows (±5 around the point)
+    near = [slice(max(0, int(c / stride) - 5), int(c / stride) + 6) for c in point]
+    views = {"": (cells, cells, z), "2": (cells[near[0]], cells[near[1]], z[near[1], near[0]])}
     names = _decoder_names(lang, p.beta)
     symbols = {"argmax": "square-open", "shift": "diamond-open", "soft": "circle-open"}
     data = []
     for axis, gap in (("", 0), ("2", 1)):
+        x, y, shown = views[axis]
         data.append(
-            {"type": "heatmap", "x": cells, "y": cells, "z": z, "colorscale": "Viridis",
+            {"type": "heatmap", "x": x, "y": y, "z": shown, "colorscale": "Viridis",
+             "zmin": float(z.min()), "zmax": float(z.max()),
              "xgap": gap, "ygap": gap, "xaxis": f"x{axis}", "yaxis": f"y{axis}",
              "showscale": axis == "", "colorbar": {"title": {"text": "h"}, "len": 0.8},
              "hovertemplate": "x %{x:.1f}, y %{y:.1f}: %{z:.3f}<extra></extra>"}
@@ -469,7 +479,7 @@ def _residual_figure(p: Params, fit: dict, lang: str) -> go.Figure:
     for name in MODELS:
         color = COLORS[name]
         data.append(
-            {"type": "contour", "x": xs, "y": fit["ys"], "z": fit["grid"][name],
+            {"type": "contour", "x": fit["contour_xs"], "y": fit["ys"], "z": fit["grid"][name],
              "contours": {"coloring": "lines", "start": DENSITY_LEVELS[0],
                           "end": DENSITY_LEVELS[-1], "size": 1},
              "colorscale": [[0, color], [1, color]], "showscale": False,
