@@ -46,6 +46,7 @@ LIVE = (
     "mixed_precision",
     "dpo",
     "alpaca",
+    "pose_rle",
 )
 
 
