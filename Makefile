@@ -24,7 +24,7 @@ test: $(VENV)/.dev
 	bash tests/install_browser.sh
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m pytest -n 2
+	$(PY) -m pytest -n 2 --durations=25
 
 lint: $(VENV)/.dev
 	$(PY) -m ruff check . && $(PY) -m ruff format --check .
