@@ -88,9 +88,10 @@ def sweep_uploads(folder: Path | None = None, ttl_s: float = UPLOAD_TTL_S) -> in
 
 def client_from(host: str | None, forwarded_for: str | None) -> str:
     """The client's address; behind a proxy of ours (PLAYGROUND_TRUST_FORWARDED_HOST=1) the
-    first X-Forwarded-For entry, which anyone could otherwise forge."""
+    last X-Forwarded-For entry, the one that proxy appended (a client can send the header
+    itself, so earlier entries, and the header without such a proxy, prove nothing)."""
     if forwarded_for and os.environ.get("PLAYGROUND_TRUST_FORWARDED_HOST") == "1":
-        return forwarded_for.split(",")[0].strip()
+        return forwarded_for.split(",")[-1].strip()
     return host or "?"
 
 
