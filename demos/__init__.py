@@ -44,6 +44,8 @@ LIVE = (
     "gradient_checkpointing",
     "dpo",
     "alpaca",
+    "xgboost_trees",
+    "ensembles",
 )
 
 

@@ -39,6 +39,7 @@ class Tree:
     value: np.ndarray  # (M,) −G/(H + λ), unscaled by the learning rate
     depth: np.ndarray  # (M,) int
     pruned: np.ndarray  # (M,) bool: a split found, then removed by γ (drawn greyed)
+    split_feature: np.ndarray  # (M,) int: the feature of every split as grown, pruned ones too
 
     @property
     def is_leaf(self) -> np.ndarray:
@@ -62,25 +63,23 @@ def scan_splits(
     x: np.ndarray,
     grad: np.ndarray,
     hess: np.ndarray,
-    order: np.ndarray,
-    rows: np.ndarray,
+    sorted_rows: list[np.ndarray],
     reg_lambda: float,
     min_child_weight: float,
 ) -> list[dict]:
-    """Every candidate split of the node holding `rows`, feature by feature.
+    """Every candidate split of one node, feature by feature (Algorithm 1's inner loops).
 
-    order: (D, N) each feature's row order, sorted once for the whole tree; rows: (N,) bool.
-    Per feature a dict with thresholds, G_L, H_L, gain (NaN where a child's H < min_child_weight).
+    sorted_rows: per feature j, the node's row numbers in x[:, j]'s order (the features were
+    sorted once for the whole tree). Per feature a dict with thresholds, G_L, H_L, gain (NaN where
+    a child's H < min_child_weight) and `blocked`.
     """
-    g_total, h_total = grad[rows].sum(), hess[rows].sum()
+    g_total, h_total = grad[sorted_rows[0]].sum(), hess[sorted_rows[0]].sum()
     parent = g_total**2 / (h_total + reg_lambda)
     out = []
-    for j in range(x.shape[1]):
-        idx = order[j][rows[order[j]]]  # the node's rows in feature j's sorted order
+    for j, idx in enumerate(sorted_rows):
         values = x[idx, j]
-        g_left, h_left = np.cumsum(grad[idx])[:-1], np.cumsum(hess[idx])[:-1]
         boundary = values[1:] > values[:-1]  # only between distinct values
-        g_left, h_left = g_left[boundary], h_left[boundary]
+        g_left, h_left = np.cumsum(grad[idx])[:-1][boundary], np.cumsum(hess[idx])[:-1][boundary]
         thresholds = 0.5 * (values[1:] + values[:-1])[boundary]
         g_right, h_right = g_total - g_left, h_total - h_left
         gain = g_left**2 / (h_left + reg_lambda) + g_right**2 / (h_right + reg_lambda) - parent
@@ -118,22 +117,24 @@ def fit_tree(
     order = np.argsort(x, axis=0, kind="stable").T  # features sorted once (Algorithm 1)
     nodes: list[dict] = []
 
-    def grow(rows: np.ndarray, depth: int) -> int:
+    def grow(sorted_rows: list[np.ndarray], depth: int) -> int:
         node_id = len(nodes)
+        rows = sorted_rows[0]
         g_sum, h_sum = float(grad[rows].sum()), float(hess[rows].sum())
         node = {"G": g_sum, "H": h_sum, "depth": depth, "feature": -1, "threshold": np.nan,
                 "left": -1, "right": -1, "gain": 0.0,
                 "value": leaf_weight(g_sum, h_sum, reg_lambda, min_child_weight)}  # fmt: skip
         nodes.append(node)
-        if depth >= max_depth or rows.sum() < 2:
+        if depth >= max_depth or len(rows) < 2:
             return node_id
-        candidates = scan_splits(x, grad, hess, order, rows, reg_lambda, min_child_weight)
+        candidates = scan_splits(x, grad, hess, sorted_rows, reg_lambda, min_child_weight)
         if trace is not None:
             trace.record("node", node=node_id, depth=depth, candidates=candidates)
         best = (0.0, -1, np.nan)
         for c in candidates:
-            if c["gain"].size and np.any(np.isfinite(c["gain"])):
-                i = int(np.nanargmax(c["gain"]))
+            allowed = ~c["blocked"]
+            if allowed.any():
+                i = int(np.argmax(np.where(allowed, c["gain"], -np.inf)))
                 if c["gain"][i] > best[0]:
                     best = (float(c["gain"][i]), c["feature"], float(c["threshold"][i]))
         gain, feature, threshold = best
@@ -141,11 +142,11 @@ def fit_tree(
             return node_id
         node.update(feature=feature, threshold=threshold, gain=gain)
         go_left = x[:, feature] < threshold
-        node["left"] = grow(rows & go_left, depth + 1)
-        node["right"] = grow(rows & ~go_left, depth + 1)
+        node["left"] = grow([idx[go_left[idx]] for idx in sorted_rows], depth + 1)
+        node["right"] = grow([idx[~go_left[idx]] for idx in sorted_rows], depth + 1)
         return node_id
 
-    grow(np.ones(x.shape[0], dtype=bool), 0)
+    grow(list(order), 0)
     pruned = np.zeros(len(nodes), dtype=bool)
 
     def prune(i: int) -> bool:
@@ -177,6 +178,7 @@ def _tree_from(nodes: list[dict], pruned: np.ndarray) -> Tree:
         value=np.array([n["value"] for n in nodes], dtype=np.float64),
         depth=np.array([n["depth"] for n in nodes]),
         pruned=pruned,
+        split_feature=np.array([n["feature"] for n in nodes]),
     )
 
 
