@@ -9,8 +9,10 @@ representational) can be seen in the maps.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import plotly.graph_objects as go
@@ -27,7 +29,7 @@ DATASETS = {
     "xor": Text("XOR", "异或"),
 }
 TEST_ROWS = 500  # test set, drawn with seed + 1000
-VARIANCE_SETS = 5  # independent training sets for Breiman's variance curve
+VARIANCE_SETS = 4  # independent training sets for Breiman's variance curve
 VARIANCE_POINTS = 200  # test points the variance is averaged over
 MAP_STEPS = 60
 FAINT_TREES = 10  # bootstrap trees drawn as faint boundaries
@@ -64,6 +66,20 @@ class Params(BaseModel):
     seed: int = param(0, en="Seed", zh="随机种子", ge=0, le=99)
 
 
+def _one_thread(fit: Callable) -> Callable:
+    """Run `fit` with one BLAS/OpenMP thread: these problems are tiny, and on a busy machine
+    threads only wait for each other (LogisticRegression.fit ran 8× slower with two)."""
+
+    @functools.wraps(fit)
+    def wrapped(*args: Any) -> Any:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1):
+            return fit(*args)
+
+    return wrapped
+
+
 def _data(dataset: str, n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     from core.classic import datasets
 
@@ -75,6 +91,7 @@ def _test(dataset: str, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray
 
 
 @lru_cache(maxsize=8)
+@_one_thread
 def _bagging(dataset: str, n: int, noise: float, trees: int, depth: int, seed: int) -> dict:
     from sklearn.tree import DecisionTreeClassifier
 
@@ -118,6 +135,7 @@ def _bagging(dataset: str, n: int, noise: float, trees: int, depth: int, seed: i
 
 
 @lru_cache(maxsize=8)
+@_one_thread
 def _adaboost(dataset: str, n: int, noise: float, stages: int, rate: float, seed: int) -> dict:
     from core.classic.ensembles import adaboost, adaboost_staged_predictions, predict_stump
 
@@ -135,6 +153,7 @@ def _adaboost(dataset: str, n: int, noise: float, stages: int, rate: float, seed
 
 
 @lru_cache(maxsize=8)
+@_one_thread
 def _stacking(dataset: str, n: int, noise: float, k_neighbors: int, folds: int, seed: int) -> dict:
     from core.classic.ensembles import base_learners, stacking
 
@@ -195,8 +214,8 @@ def _bagging_maps(p: Params, bag: dict, lang: str) -> go.Figure:
     layout = {
         "title": {"text": title(lang)},
         "annotations": [
-            caption(t("faint: single trees, bold: their soft vote", "细线：单棵树；粗线：软投票")(lang), y=1.0),
-            caption(t("spread of P(voted class) across the trees", "各树给出的 P(投票类别) 的标准差")(lang), x=0.55, y=1.0),
+            caption(t("faint: trees; bold: soft vote", "细线：单棵树；粗线：软投票")(lang), y=1.0),
+            caption(t("std of P(voted class) over trees", "各树 P(投票类别) 的标准差")(lang), x=0.55, y=1.0),
         ],
         "xaxis": {"domain": [0, 0.45], "title": {"text": "x₁"}},
         "yaxis": {"title": {"text": "x₂"}, "scaleanchor": "x"},
@@ -247,7 +266,7 @@ def _adaboost_map(p: Params, ada: dict, m: int, lang: str) -> go.Figure:
     size = 4 + 22 * np.sqrt(w / w.max())
     xs, ys = ada["xs"], ada["ys"]
     data = [class_map(xs, ys, ada["grid_classes"][m - 1])]
-    data += class_points(x, y, lang, size=size, hover=[f"w = {v:.4f}" for v in w])
+    data += class_points(x, y, lang, size=size, weight=w)
     wrong = ada["wrong"][m - 1]
     data.append({"type": "scatter", "mode": "markers", "x": x[wrong, 0], "y": x[wrong, 1],
                  "name": t(f"misclassified by stump {m}", f"被第 {m} 个树桩分错")(lang), "hoverinfo": "skip",
@@ -442,7 +461,7 @@ soft vote. A deep tree has low bias and high variance; if each tree's output has
 trees correlate by ρ, the average of B has variance **ρσ² + (1 − ρ)σ²/B**: more trees remove the
 second term, never the first. The rows a tree never saw give a free test: the **out-of-bag** error.
 Here the trees are scikit-learn's, fitted as `BaggingClassifier` does, with bootstrap counts as
-sample weights; σ² and ρ are measured on five independent training sets.
+sample weights; σ² and ρ are measured on four independent training sets.
 
 **AdaBoost** (Freund & Schapire 1997) fits a stump to weighted rows, measures its weighted error
 err_m, gives it the vote α_m = η(log((1 − err_m)/err_m) + log(K − 1)) and multiplies the weights of
@@ -465,7 +484,7 @@ and `StackingClassifier`.
 **Bagging**（Breiman 1996）在每个自助样本（有放回地抽 n 行，每棵树约漏掉 37% 的行）上长一棵深树，再平均它们的
 类别概率，即软投票。深树偏差低、方差高；若每棵树输出的方差为 σ²、两棵树的相关系数为 ρ，则 B 棵树平均的方差为
 **ρσ² + (1 − ρ)σ²/B**：树越多，第二项越小，但第一项永远去不掉。每棵树没见过的行提供了免费的测试：**袋外误差**。
-这里的树来自 scikit-learn，按 `BaggingClassifier` 的方式拟合（把自助计数作为样本权重）；σ² 和 ρ 在五个独立训练集上测得。
+这里的树来自 scikit-learn，按 `BaggingClassifier` 的方式拟合（把自助计数作为样本权重）；σ² 和 ρ 在四个独立训练集上测得。
 
 **AdaBoost**（Freund & Schapire 1997）在加权样本上拟合一个树桩，计算其加权误差 err_m，赋予投票权重
 α_m = η(log((1 − err_m)/err_m) + log(K − 1))，并把分错样本的权重乘以 e^α_m，迫使下一个树桩关注它们。log(K − 1)

@@ -40,9 +40,10 @@ def class_points(
     size: float | np.ndarray = 7,
     axes: tuple[str, str] = ("x", "y"),
     legend: bool = True,
-    hover: list[str] | None = None,
+    weight: np.ndarray | None = None,
 ) -> list[dict]:
-    """One scatter trace per class, outlined so that points read over any map colour."""
+    """One scatter trace per class, outlined so that points read over any map colour; `weight`
+    (N,) is shown on hover."""
     traces = []
     for k in np.unique(y):
         mask = y == k
@@ -53,8 +54,8 @@ def class_points(
             "legendgroup": f"class {k}", "showlegend": legend,
             "marker": {"color": CLASS_COLORS[int(k) % 3], "size": marker_size,
                        "line": {"color": "rgba(255,255,255,0.85)", "width": 1}},
-            "text": None if hover is None else [hover[i] for i in np.flatnonzero(mask)],
-            "hovertemplate": "(%{x:.2f}, %{y:.2f})" + ("<br>%{text}" if hover else "")
+            "customdata": None if weight is None else weight[mask].astype(np.float32),
+            "hovertemplate": "(%{x:.2f}, %{y:.2f})" + ("<br>w = %{customdata:.4f}" if weight is not None else "")
             + "<extra></extra>",
         })  # fmt: skip
     return traces

@@ -327,14 +327,7 @@ def _scan_figure(p: Params, run: dict, r: int, node: int, lang: str) -> go.Figur
         return _figure(data, layout)
     lam, g_sum, h_sum = p.reg_lambda, tree.grad_sum[node], tree.cover[node]
     data, shapes = [], []
-    best = max(
-        (
-            (float(np.nanmax(c["gain"])), c["feature"])
-            for c in candidates
-            if np.isfinite(c["gain"]).any()
-        ),
-        default=(np.nan, -1),
-    )
+    chosen = int(tree.split_feature[node])  # −1: the node stayed a leaf (no positive gain)
     for c in candidates:
         j = c["feature"]
         axis = "" if j == 0 else "2"
@@ -363,8 +356,12 @@ def _scan_figure(p: Params, run: dict, r: int, node: int, lang: str) -> go.Figur
                                "y0": 0, "y1": 1, "fillcolor": "rgba(156,163,175,0.22)", "line": {"width": 0},
                                "layer": "below"})  # fmt: skip
         if np.isfinite(c["gain"]).any():
-            i = int(np.nanargmax(c["gain"]))
-            winner = j == best[1]
+            winner = j == chosen
+            i = (
+                int(np.argmin(np.abs(c["threshold"] - tree.threshold[node])))
+                if winner
+                else int(np.nanargmax(c["gain"]))
+            )
             data.append({"type": "scatter", "mode": "markers", "x": [c["threshold"][i]], "y": [c["gain"][i]],
                          "xaxis": f"x{axis}", "yaxis": f"y{axis}", "showlegend": winner, "legendgroup": "best",
                          "name": t("the best of this feature (★ chosen)", "该特征的最佳（★ 被选中）")(lang),

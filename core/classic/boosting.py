@@ -10,7 +10,9 @@ found by scanning every boundary between distinct sorted values with prefix sums
 As the library does (`tree_method="exact"`), the bracket is reported and compared with γ
 without the paper's ½: a split survives pruning when bracket ≥ γ, so the library's γ is twice
 the paper's. Thresholds lie halfway between neighbouring distinct values, rows with x < threshold
-go left, and a split is made only when its best gain is positive.
+go left, and a split is made only when its best gain is positive (> 1e-6). Gains are compared
+in float32, as the library stores them; a tie goes to the lower feature, then to the larger
+threshold (the library scans a dense column from the top down).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import numpy as np
 from core.trace import Trace
 
 Loss = Literal["squared_error", "logistic"]
+MIN_SPLIT_GAIN = 1e-6  # the library's kRtEps: a best gain at or below it makes no split
 
 
 @dataclass
@@ -130,15 +133,17 @@ def fit_tree(
         candidates = scan_splits(x, grad, hess, sorted_rows, reg_lambda, min_child_weight)
         if trace is not None:
             trace.record("node", node=node_id, depth=depth, candidates=candidates)
-        best = (0.0, -1, np.nan)
+        # The library compares gains as float32: on a tie the lower feature wins, and within a
+        # feature the larger threshold (it scans dense columns from the top down).
+        best, key = (0.0, -1, np.nan), np.float32(-np.inf)
         for c in candidates:
-            allowed = ~c["blocked"]
-            if allowed.any():
-                i = int(np.argmax(np.where(allowed, c["gain"], -np.inf)))
-                if c["gain"][i] > best[0]:
-                    best = (float(c["gain"][i]), c["feature"], float(c["threshold"][i]))
+            gains32 = np.where(c["blocked"], -np.inf, c["gain"]).astype(np.float32)
+            if gains32.size and gains32.max() > key:
+                key = gains32.max()
+                i = int(np.flatnonzero(gains32 == key)[-1])
+                best = (float(c["gain"][i]), c["feature"], float(c["threshold"][i]))
         gain, feature, threshold = best
-        if feature < 0:  # no candidate with a positive gain
+        if feature < 0 or not key > MIN_SPLIT_GAIN:  # no candidate with a positive gain
             return node_id
         node.update(feature=feature, threshold=threshold, gain=gain)
         go_left = x[:, feature] < threshold

@@ -72,6 +72,23 @@ def test_boost_equals_xgboost_round_by_round(loss, settings):
     np.testing.assert_allclose(predict_margin(model, x), expected, rtol=1e-4, atol=1e-4)
 
 
+def test_tied_gains_break_like_the_library():
+    # Logistic round 0: g ∈ {0.4, −0.6}, h = 0.24 for every row, so gains depend on counts only
+    # and equal gains of different features occur (seed 1: at node LRL, x1 and x2 tie).
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(300, 3)).round(4)
+    y = (x[:, 0] + 0.5 * x[:, 1] ** 2 + 0.3 * rng.normal(size=300) > 0.3).astype(float)
+    model = boost(x, y, loss="logistic", rounds=3, base_score=0.4, max_depth=4, reg_lambda=2.0,
+                  gamma=0.5)  # fmt: skip
+    params = {"tree_method": "exact", "objective": "binary:logistic", "eta": 0.3, "base_score": 0.4,
+              "lambda": 2.0, "gamma": 0.5, "max_depth": 4}  # fmt: skip
+    booster = xgboost.train(params, xgboost.DMatrix(x, label=y), num_boost_round=3)
+    for tree, dump in zip(
+        model.trees, booster.get_dump(dump_format="json", with_stats=True), strict=True
+    ):
+        compare(tree, json.loads(dump), scale=0.3)
+
+
 def test_fit_tree_on_arbitrary_gradients_equals_a_custom_objective():
     x, rng = data(1, n=120, d=2)
     g, h = rng.normal(size=120), rng.uniform(0.2, 2.0, size=120)
