@@ -260,11 +260,14 @@ def _tree_figure(p: Params, run: dict, r: int, node: int, lang: str) -> go.Figur
         hovers.append(
             f"{head}{prune_note}<br>{body}<br>{weight}<br>η·w* = {p.learning_rate * tree.value[i]:.3g}"
         )
-        labels.append(
-            f"{head}<br>{body}"
-            if full
-            else (head if grown[i] and live[i] else f"{tree.value[i]:.2g}" if live[i] else "")
-        )
+        if full:
+            labels.append(f"{head}<br>{body}")
+        elif tree.pruned[i]:  # the split γ removed: its gain, below γ
+            labels.append(f"#{i} gain {tree.gain[i]:.3g} < γ")
+        elif live[i]:
+            labels.append(head if grown[i] else f"{tree.value[i]:.2g}")
+        else:
+            labels.append("")
         colors.append(
             COLORS["pruned"]
             if not live[i] or tree.pruned[i]
