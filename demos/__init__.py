@@ -47,6 +47,8 @@ LIVE = (
     "dpo",
     "alpaca",
     "pose_rle",
+    "xgboost_trees",
+    "ensembles",
 )
 
 

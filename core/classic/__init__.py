@@ -1,0 +1,1 @@
+"""Classic machine learning: gradient-boosted trees, ensembles."""
