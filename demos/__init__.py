@@ -44,6 +44,7 @@ LIVE = (
     "gradient_checkpointing",
     "dpo",
     "alpaca",
+    "face_recognition",
 )
 
 
