@@ -49,6 +49,7 @@ LIVE = (
     "pose_rle",
     "xgboost_trees",
     "ensembles",
+    "face_recognition",
 )
 
 
