@@ -29,9 +29,8 @@ from core.detection.coco import (
     MAX_DETECTIONS,
     RECALL_LEVELS,
     Dataset,
-    coco_iou,
     match_detections,
-    ragged_arange,
+    overlapping_pairs,
     read_dataset,
 )
 from core.trace import Trace
@@ -241,8 +240,15 @@ def coco_evaluation(
     ground_truth: Mapping, detections: Sequence, *, trace: Trace | None = None
 ) -> CocoEvaluation:
     """The full COCO evaluation: matching, accumulation and the twelve summary numbers."""
-    dataset = read_dataset(ground_truth, detections)
-    matching = match_detections(dataset)
+    return coco_evaluation_of(read_dataset(ground_truth, detections), trace=trace)
+
+
+def coco_evaluation_of(
+    dataset: Dataset, *, pairs: tuple | None = None, trace: Trace | None = None
+) -> CocoEvaluation:
+    """`coco_evaluation` of data already read (`read_dataset`); `pairs`: its
+    `overlapping_pairs` when already computed."""
+    matching = match_detections(dataset, pairs=pairs)
     precision, recall = accumulate(matching)
     stats = summarize(precision, recall)
     if trace is not None:
@@ -313,44 +319,29 @@ class VocEvaluation:
         return float(np.mean(valid)) if valid else -1.0
 
 
-_PAIRS_PER_CHUNK = 1 << 20
+def best_overlaps(dataset: Dataset, pairs: tuple | None = None) -> tuple:
+    """For each detection, its highest IoU with a ground truth of the same image and category
+    and which one (the first on a tie, as the devkit's argmax); (0, −1) where it overlaps none.
 
-
-def _best_overlap(dataset: Dataset, dets: np.ndarray, gts: np.ndarray) -> tuple:
-    """For each detection, its highest IoU with a ground truth of the same image and which one
-    (the first on a tie, as the devkit's argmax); (0, −1) where it overlaps none.
-
-    Pairs are formed image by image, in chunks of detections, so memory stays bounded.
+    pairs: `overlapping_pairs(dataset)`, computed here when not given. -> (D,), (D,)
     """
-    d = dataset
-    best_iou = np.zeros(len(dets))
-    best_gt = np.full(len(dets), -1)
-    gts = gts[np.argsort(d.gt_image[gts], kind="stable")]
-    counts = np.bincount(d.gt_image[gts], minlength=len(d.image_ids))
-    starts = np.cumsum(counts) - counts
-    per_det = counts[d.det_image[dets]]
-    chunk_of = np.cumsum(per_det) // _PAIRS_PER_CHUNK
-    for chunk in np.unique(chunk_of):
-        rows = np.flatnonzero((chunk_of == chunk) & (per_det > 0))
-        if len(rows) == 0:
-            continue
-        lengths = per_det[rows]
-        pair_gt = gts[ragged_arange(starts[d.det_image[dets[rows]]], lengths)]
-        segment_start = np.cumsum(lengths) - lengths
-        iou = coco_iou(
-            np.repeat(d.det_box[dets[rows]], lengths, axis=0),
-            d.gt_box[pair_gt],
-            d.gt_crowd[pair_gt],  # a crowd region's overlap is intersection / detection area
-        )
-        best = np.maximum.reduceat(iou, segment_start)
-        position = np.where(iou == np.repeat(best, lengths), np.arange(len(iou)), len(iou))
-        first = np.minimum.reduceat(position, segment_start)
-        best_iou[rows] = best
-        best_gt[rows] = np.where(best > 0, pair_gt[first], -1)
+    pair_det, pair_gt, pair_iou = overlapping_pairs(dataset) if pairs is None else pairs
+    best_iou = np.zeros(len(dataset.det_score))
+    best_gt = np.full(len(dataset.det_score), -1)
+    if len(pair_det):
+        segment_start = np.flatnonzero(np.concatenate([[True], pair_det[1:] != pair_det[:-1]]))
+        lengths = np.diff(np.append(segment_start, len(pair_det)))
+        best = np.maximum.reduceat(pair_iou, segment_start)
+        at_best = pair_iou == np.repeat(best, lengths)
+        position = np.where(at_best, np.arange(len(pair_iou)), len(pair_iou))
+        first = np.minimum.reduceat(position, segment_start)  # pairs run in ground-truth order
+        dets = pair_det[segment_start]
+        best_iou[dets] = best
+        best_gt[dets] = pair_gt[first]
     return best_iou, best_gt
 
 
-def _rank_class(dataset: Dataset, k: int, iou_threshold: float) -> Ranking:
+def _rank_class(dataset: Dataset, k: int, iou_threshold: float, overlaps: tuple) -> Ranking:
     """The VOC devkit's matching for one class: each detection, best score first, takes the
     ground truth of its image it overlaps most (matched or not). Above the threshold it is a
     TP if that box is free, an FP if it was taken (a duplicate); a difficult box (here: a
@@ -360,7 +351,7 @@ def _rank_class(dataset: Dataset, k: int, iou_threshold: float) -> Ranking:
     dets = np.flatnonzero(d.det_category == k)
     dets = dets[np.argsort(-d.det_score[dets], kind="stable")]
     n_positives = int(np.count_nonzero(~d.gt_crowd[gts]))
-    best_iou, best_gt = _best_overlap(d, dets, gts)
+    best_iou, best_gt = overlaps[0][dets], overlaps[1][dets]
 
     above = (best_iou > iou_threshold) & (best_gt >= 0)  # the devkit's ovmax > ovthresh
     difficult = above & d.gt_crowd[np.maximum(best_gt, 0)] if len(gts) else above
@@ -408,14 +399,29 @@ def evaluate_voc(
     Same inputs as `evaluate_coco`. IoU is continuous (no "+1 pixel" as in the devkit).
     The trace records each class's ranked TP/FP table ("ranking").
     """
+    return voc_evaluation_of(
+        read_dataset(ground_truth, detections), iou_threshold, method, trace=trace
+    )
+
+
+def voc_evaluation_of(
+    dataset: Dataset,
+    iou_threshold: float = 0.5,
+    method: Method = "voc10",
+    *,
+    pairs: tuple | None = None,
+    trace: Trace | None = None,
+) -> VocEvaluation:
+    """`evaluate_voc` of data already read (`read_dataset`); `pairs`: its
+    `overlapping_pairs` when already computed."""
     if method not in METHODS:
         raise ValueError(f"method: unknown {method!r}; allowed: {', '.join(METHODS)}")
     if not (isinstance(iou_threshold, (int, float)) and 0 <= iou_threshold < 1):
         raise ValueError(f"iou_threshold: must be in [0, 1), got {iou_threshold!r}")
-    dataset = read_dataset(ground_truth, detections)
+    overlaps = best_overlaps(dataset, pairs)
     rankings = {}
     for k, category in enumerate(dataset.category_ids):
-        ranking = _rank_class(dataset, k, float(iou_threshold))
+        ranking = _rank_class(dataset, k, float(iou_threshold), overlaps)
         rankings[int(category)] = ranking
         if trace is not None:
             trace.record("ranking", **vars(ranking))

@@ -197,13 +197,13 @@ def read_dataset(ground_truth: Mapping, detections: Sequence, *, strict: bool = 
         gt_id=np.array([row[0] for row in gt_rows], dtype=np.int64),
         gt_image=gt[:, 1].astype(np.int64),
         gt_category=gt[:, 2].astype(np.int64),
-        gt_box=gt[:, 3:7],
-        gt_area=gt[:, 7],
+        gt_box=gt[:, 3:7].copy(),  # copies: a view would keep the whole table alive
+        gt_area=gt[:, 7].copy(),
         gt_crowd=gt[:, 8].astype(bool),
         det_image=det[:, 0].astype(np.int64),
         det_category=det[:, 1].astype(np.int64),
-        det_box=det[:, 2:6],
-        det_score=det[:, 6],
+        det_box=det[:, 2:6].copy(),
+        det_score=det[:, 6].copy(),
         det_source=det[:, 7].astype(np.int64),
     )
 
@@ -267,11 +267,86 @@ def ragged_arange(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return np.repeat(starts, lengths) + np.arange(total) - offsets
 
 
+_PAIRS_PER_CHUNK = 1 << 20
+
+
+def _pairs_at_least(
+    det_box: np.ndarray,
+    starts: np.ndarray,
+    lengths: np.ndarray,
+    gt_box: np.ndarray,
+    gt_crowd: np.ndarray,
+    minimum: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The (detection, ground truth) pairs with IoU ≥ minimum, detection i paired with the
+    ground truths starts[i] .. starts[i] + lengths[i] − 1; ordered by detection, then ground
+    truth. Pairs are formed in chunks of about a million, so memory stays bounded.
+
+    -> (P,) detection index, (P,) ground-truth index, (P,) IoU.
+    """
+    kept_det, kept_gt, kept_iou = [], [], []
+    # IoU > 0 needs overlapping x ranges: coco_iou's min(x + w) > max(x), with its own sums.
+    det_left, det_right = det_box[:, 0], det_box[:, 0] + det_box[:, 2]
+    gt_left, gt_right = gt_box[:, 0], gt_box[:, 0] + gt_box[:, 2]
+    chunk_of = np.cumsum(lengths) // _PAIRS_PER_CHUNK
+    for chunk in np.unique(chunk_of):
+        rows = np.flatnonzero((chunk_of == chunk) & (lengths > 0))
+        if len(rows) == 0:
+            continue
+        pair_det = np.repeat(rows, lengths[rows])
+        pair_gt = ragged_arange(starts[rows], lengths[rows])
+        if minimum > 0:  # a cheap first cut: pairs whose x ranges do not overlap have IoU 0
+            near = (gt_left[pair_gt] < det_right[pair_det]) & (
+                gt_right[pair_gt] > det_left[pair_det]
+            )
+            pair_det, pair_gt = pair_det[near], pair_gt[near]
+        iou = coco_iou(det_box[pair_det], gt_box[pair_gt], gt_crowd[pair_gt])
+        keep = iou >= minimum
+        kept_det.append(pair_det[keep])
+        kept_gt.append(pair_gt[keep])
+        kept_iou.append(iou[keep])
+    if not kept_det:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+    return np.concatenate(kept_det), np.concatenate(kept_gt), np.concatenate(kept_iou)
+
+
+SMALLEST_IOU = float(np.nextafter(0.0, 1.0))  # IoU ≥ this ⟺ IoU > 0 (IoU is a double)
+
+
+def overlapping_pairs(
+    dataset: Dataset, minimum: float = SMALLEST_IOU
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every detection paired with the ground truths of its image and category whose IoU
+    (`coco_iou`) is ≥ minimum, by default those it overlaps at all; ordered by detection,
+    then ground truth (indices into the dataset's detections and ground truths).
+
+    -> (P,) detection index, (P,) ground-truth index, (P,) IoU.
+    """
+    d = dataset
+    n_images = len(d.image_ids)
+    gt_group = d.gt_category * n_images + d.gt_image
+    gt_order = np.argsort(gt_group, kind="stable")
+    gt_count = np.bincount(gt_group, minlength=len(d.category_ids) * n_images)
+    gt_start = np.cumsum(gt_count) - gt_count
+    det_group = d.det_category * n_images + d.det_image
+    det, position, iou = _pairs_at_least(
+        d.det_box,
+        gt_start[det_group],
+        gt_count[det_group],
+        d.gt_box[gt_order],
+        d.gt_crowd[gt_order],
+        minimum,
+    )
+    return det, gt_order[position], iou
+
+
 def match_detections(
     dataset: Dataset,
     iou_thresholds: np.ndarray = IOU_THRESHOLDS,
     area_ranges: np.ndarray = AREA_RANGES,
     max_detections: int = MAX_DETECTIONS[-1],
+    *,
+    pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> Matching:
     """COCOeval.evaluate(): greedy matching per image and category, for all thresholds and
     area ranges at once.
@@ -279,7 +354,9 @@ def match_detections(
     The detections of every image and category are taken rank by rank (the best of each
     first), so one step handles one detection of every image-category group; within a step
     the IoU threshold × area range "lanes" are independent, and each group picks its match
-    with a segmented max over its ground truths.
+    with a segmented max over the ground truths it overlaps by at least the lowest
+    threshold (no other pair can match). `pairs`: `overlapping_pairs(dataset)` when
+    already computed (the VOC evaluation reads them too).
     """
     d = dataset
     n_images = len(d.image_ids)
@@ -295,8 +372,6 @@ def match_detections(
     gt_group = d.gt_category * n_images + d.gt_image
     gt_order = np.argsort(gt_group, kind="stable")
     n_groups = len(d.category_ids) * n_images
-    gt_count = np.bincount(gt_group, minlength=n_groups)
-    gt_start = np.cumsum(gt_count) - gt_count  # into gt_order
 
     # Detections by (category, image), then score (stable: file order on ties); keep 100.
     det_group = d.det_category * n_images + d.det_image
@@ -309,7 +384,6 @@ def match_detections(
     keep = rank < max_detections
     order, rank, group_of = order[keep], rank[keep], group_of[keep]
     kept_count = np.minimum(det_count, max_detections)
-    kept_first = np.cumsum(kept_count) - kept_count
 
     n_det = len(order)
     matched_gt = np.full((lanes, n_det), -1, dtype=np.int64)
@@ -318,20 +392,35 @@ def match_detections(
     lane_area = np.tile(np.arange(n_a), n_t)
     ignored_sorted = gt_ignored[:, gt_order][lane_area]  # (lanes, G) in gt_order
     crowd_sorted = d.gt_crowd[gt_order]
-    box_sorted = d.gt_box[gt_order]
 
-    for step in range(int(kept_count.max(initial=0))):
-        groups = np.flatnonzero((kept_count > step) & (gt_count > 0))
-        if len(groups) == 0:
+    # Only pairs whose IoU reaches the lowest threshold can ever match: the step loop below
+    # sees those alone (a few per detection) instead of every ground truth of the group.
+    minimum = thresholds.min(initial=np.inf)
+    if pairs is None or minimum < SMALLEST_IOU:  # given pairs leave out those of IoU 0
+        pairs = overlapping_pairs(d, minimum)
+    pair_det, pair_gt, pair_iou = pairs
+    det_position = np.full(len(d.det_score), -1)
+    det_position[order] = np.arange(n_det)
+    gt_position = np.empty(len(gt_order), dtype=np.int64)
+    gt_position[gt_order] = np.arange(len(gt_order))
+    keep = (pair_iou >= minimum) & (det_position[pair_det] >= 0)
+    pair_det, pair_iou = det_position[pair_det[keep]], pair_iou[keep]
+    pair_gt = gt_position[pair_gt[keep]]
+    # Step by rank: one detection of every image-category group at a time (groups share no
+    # ground truth, so their matches within a step are independent); the sort is stable, so
+    # each detection's pairs stay in ground-truth order.
+    by_step = np.argsort(rank[pair_det] * max(n_det, 1) + pair_det, kind="stable")
+    pair_det, pair_gt, pair_iou = pair_det[by_step], pair_gt[by_step], pair_iou[by_step]
+    bounds = np.searchsorted(rank[pair_det], np.arange(int(kept_count.max(initial=0)) + 1))
+
+    for step in range(len(bounds) - 1):
+        lo, hi = bounds[step], bounds[step + 1]
+        if lo == hi:
             continue
-        dets = kept_first[groups] + step  # positions in `order`
-        lengths = gt_count[groups]
-        flat = ragged_arange(gt_start[groups], lengths)  # positions in gt_order
-        segment_start = np.cumsum(lengths) - lengths
-        segment = np.repeat(np.arange(len(groups)), lengths)
+        dets, flat, iou = pair_det[lo:hi], pair_gt[lo:hi], pair_iou[lo:hi]
+        new = np.concatenate([[True], dets[1:] != dets[:-1]])
+        segment_start, segment = np.flatnonzero(new), np.cumsum(new) - 1
 
-        det_boxes = d.det_box[order[dets]][segment]
-        iou = coco_iou(det_boxes, box_sorted[flat], crowd_sorted[flat])
         free = ~taken[:, flat] | crowd_sorted[flat]
         qualifies = free & (iou >= lane_threshold)
         regular = qualifies & ~ignored_sorted[:, flat]
@@ -346,7 +435,7 @@ def match_detections(
         last = np.maximum.reduceat(position, segment_start, axis=1)  # the later one on a tie
         lane, group = np.nonzero(last >= 0)
         gt_position = flat[last[lane, group]]
-        matched_gt[lane, dets[group]] = gt_order[gt_position]
+        matched_gt[lane, dets[segment_start[group]]] = gt_order[gt_position]
         taken[lane, gt_position] = True
 
     matched_gt = matched_gt.reshape(n_t, n_a, n_det)

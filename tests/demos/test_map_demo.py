@@ -4,7 +4,9 @@ import contextlib
 import copy
 import io
 import json
+import pickle
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +15,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from core.detection import average_precision as ap
+from core.detection.coco import Dataset
 from demos import map as demo
 from demos.base import ParamsError
 
@@ -122,7 +125,18 @@ def test_the_ground_truth_key_form_is_accepted_too():
         "ground_truth": {key: document[key] for key in ("images", "annotations", "categories")},
         "detections": document["detections"],
     }
-    assert DEMO.load_upload(json.dumps(wrapped).encode()) == DEMO.load_upload(SAMPLE.read_bytes())
+    assert_same_data(
+        DEMO.load_upload(json.dumps(wrapped).encode()), DEMO.load_upload(SAMPLE.read_bytes())
+    )
+
+
+def assert_same_data(a, b):
+    assert vars(a).keys() == vars(b).keys()
+    for name, value in vars(a).items():
+        if isinstance(value, np.ndarray):
+            np.testing.assert_array_equal(value, getattr(b, name), err_msg=name)
+        else:
+            assert value == getattr(b, name), name
 
 
 def _file(**changes):
@@ -177,12 +191,111 @@ def test_malformed_and_oversized_files_are_refused_with_one_line(raw, message):
 
 
 def test_the_upload_keeps_only_the_fields_it_evaluates():
-    data = DEMO.load_upload(SAMPLE.read_bytes())
-    assert set(data) == {"ground_truth", "detections"}
-    assert set(data["ground_truth"]["annotations"][0]) == {
-        "id", "image_id", "category_id", "bbox", "area", "iscrowd"
-    }  # fmt: skip
-    assert "file_name" not in data["ground_truth"]["images"][0]
+    document = json.loads(SAMPLE.read_bytes())
+    document["categories"][0]["name"] = "x" * 500
+    data = DEMO.load_upload(json.dumps(document).encode())
+    assert isinstance(data, Dataset)  # arrays, not the file's dicts and lists
+    for name, value in vars(data).items():
+        assert isinstance(value, np.ndarray) or name == "category_names", name
+        assert not isinstance(value, np.ndarray) or value.flags.owndata, name  # no views
+    assert data.category_names[document["categories"][0]["id"]] == "x" * 40
+    assert len(data.gt_id) == len(document["annotations"])
+    assert len(data.det_score) == len(document["detections"])
+
+
+def cap_file() -> bytes:
+    """A COCO file just under the upload cap: 8 images × 1,000 boxes and 1,000 detections
+    (issue 29's 985 KB file had the same counts), one class: every pair of a detection and a
+    box of its image is a candidate match."""
+    rng = np.random.default_rng(0)
+    size = rng.uniform(8, 120, (8000, 2))
+    corner = rng.uniform(0, 1, (8000, 2)) * ([640, 480] - size)
+    boxes = np.concatenate([corner, size], axis=1).round(1)
+    areas = (size[:, 0] * size[:, 1]).round(1)
+    annotations = [
+        {"id": i + 1, "image_id": i // 1000 + 1, "category_id": 1, "bbox": box, "area": area,
+         "iscrowd": 0}
+        for i, (box, area) in enumerate(zip(boxes.tolist(), areas.tolist(), strict=True))
+    ]  # fmt: skip
+    source = rng.integers(0, 8000, 1000)
+    shifted = boxes[source] + np.pad(rng.normal(0, 3, (1000, 2)), ((0, 0), (0, 2)))
+    scores = rng.random(1000).round(3)
+    detections = [
+        {"image_id": int(i) // 1000 + 1, "category_id": 1, "bbox": box, "score": score}
+        for i, box, score in zip(source, shifted.round(1).tolist(), scores.tolist(), strict=True)
+    ]
+    document = {
+        "images": [{"id": i, "width": 640, "height": 480} for i in range(1, 9)],
+        "annotations": annotations,
+        "categories": [{"id": 1, "name": "c1"}],
+        "detections": detections,
+    }
+    return json.dumps(document).encode()
+
+
+def held_bytes(value, seen=None) -> int:
+    """The memory an object keeps alive: containers, their contents, arrays' buffers (a
+    view's base too), counted once each. Deterministic, unlike a process's RSS."""
+    seen = set() if seen is None else seen
+    if id(value) in seen:
+        return 0
+    seen.add(id(value))
+    size = sys.getsizeof(value)
+    if isinstance(value, np.ndarray):
+        base = value.base if isinstance(value.base, np.ndarray) else None
+        return size + (held_bytes(base, seen) if base is not None else 0)
+    if isinstance(value, dict):
+        children = [*value.keys(), *value.values()]
+    elif isinstance(value, (list, tuple, set)):
+        children = list(value)
+    elif hasattr(value, "__dict__"):
+        children = [vars(value)]
+    else:
+        children = []
+    return size + sum(held_bytes(child, seen) for child in children)
+
+
+def test_an_upload_at_the_cap_renders_and_a_session_holds_at_most_two_megabytes():
+    """Issue 29: a file at the cap was held as about 8 MB of dicts and lists per session."""
+    raw = cap_file()
+    assert 950_000 < len(raw) <= DEMO.upload.max_bytes
+    data = DEMO.load_upload(raw)
+    held = held_bytes(data)
+    assert 8000 * 4 * 8 < held <= 2_000_000, held  # at least the boxes; was ≈ 8 MB of dicts
+    assert len(pickle.dumps(data)) <= 2_000_000
+    rendered = DEMO.render(demo.Params(), data=data)
+    assert "8 images · 8000 ground-truth boxes · 1000 detections" in rendered.notes
+    assert all(0 <= value <= 1 for value in notes_stats(rendered.notes))
+
+
+def test_the_nesting_check_skips_brackets_and_escaped_quotes_inside_strings():
+    """The depth limit reads the bytes: brackets inside strings, escaped quotes and
+    backslashes must not count (compared with a walk over the parsed document)."""
+
+    def depth(value):
+        children = value.values() if isinstance(value, dict) else value
+        if not isinstance(value, (dict, list)):
+            return 0
+        return 1 + max((depth(child) for child in children), default=0)
+
+    rng = np.random.default_rng(1)
+    pieces = ["[", "]", "{", "}", '"', "\\", '\\"', "a", "中", " "]
+
+    def text():
+        return "".join(rng.choice(pieces, rng.integers(0, 5)))
+
+    def document(level):
+        roll = rng.random()
+        if level > 9 or roll < 0.3:
+            return text() if roll < 0.15 else 1
+        if roll < 0.65:
+            return [document(level + 1) for _ in range(rng.integers(0, 3))]
+        return {text(): document(level + 1) for _ in range(rng.integers(0, 3))}
+
+    for _ in range(300):
+        value = document(0)
+        for raw in (json.dumps(value), json.dumps(value, ensure_ascii=False, indent=1)):
+            assert demo._nesting(raw.encode()) == depth(value), raw
 
 
 def test_the_duplicates_preset_table_names_duplicates():
