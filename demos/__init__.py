@@ -45,6 +45,7 @@ LIVE = (
     "dpo",
     "alpaca",
     "normalizing_flows",
+    "flow_matching",
 )
 
 
