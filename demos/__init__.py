@@ -46,6 +46,7 @@ LIVE = (
     "alpaca",
     "normalizing_flows",
     "flow_matching",
+    "sd3",
 )
 
 
