@@ -53,13 +53,22 @@ class Adam:
 
     @torch.no_grad()
     def step(self) -> None:
+        """One update of every parameter with a gradient; a few multi-tensor (foreach) kernels in all,
+        not a handful per tensor: small models are bound by per-call overhead."""
         self.t += 1
+        live = [i for i, p in enumerate(self.params) if p.grad is not None]
+        if not live:
+            return
+        params = [self.params[i] for i in live]
+        grads = [self.params[i].grad for i in live]
+        m = [self.m[i] for i in live]
+        v = [self.v[i] for i in live]
         correction1 = 1 - self.beta1**self.t
         correction2_sqrt = math.sqrt(1 - self.beta2**self.t)
-        for p, m, v in zip(self.params, self.m, self.v, strict=True):
-            if p.grad is None:
-                continue
-            m.lerp_(p.grad, 1 - self.beta1)  # m ← β₁m + (1 − β₁)g
-            v.mul_(self.beta2).addcmul_(p.grad, p.grad, value=1 - self.beta2)
-            denominator = (v.sqrt() / correction2_sqrt).add_(self.eps)
-            p.addcdiv_(m, denominator, value=-self.lr / correction1)
+        torch._foreach_lerp_(m, grads, 1 - self.beta1)  # m ← β₁m + (1 − β₁)g
+        torch._foreach_mul_(v, self.beta2)
+        torch._foreach_addcmul_(v, grads, grads, value=1 - self.beta2)
+        denominator = torch._foreach_sqrt(v)
+        torch._foreach_div_(denominator, correction2_sqrt)
+        torch._foreach_add_(denominator, self.eps)
+        torch._foreach_addcdiv_(params, m, denominator, value=-self.lr / correction1)

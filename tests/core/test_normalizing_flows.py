@@ -17,6 +17,7 @@ from core.generative.flows import (
 )
 from core.generative.toy_data import TOY_NAMES, sample_toy
 from core.trace import Trace
+from tests.one_thread import one_thread  # noqa: F401
 
 D = 4
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from demos import flow_matching, normalizing_flows, sd3
+from tests.one_thread import one_thread  # noqa: F401
 
 
 def test_nice_preset_changes_volume_only_in_the_scaling_layer():
