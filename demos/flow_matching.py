@@ -26,7 +26,10 @@ N_PATHS = 40  # pairs drawn as paths
 N_PAIRS = 80  # pairs drawn in the pairing panels
 FIELD_GRID = 17  # arrows per axis in the field panels
 ERROR_GRID = 45  # error map resolution
-ODE_STEPS = 100  # Euler steps of the reference ("exact") ODE solution
+ODE_STEPS = 64  # Euler steps of each ODE solution taken as its endpoint
+N_EXACT = 200  # source points integrated along the exact field (paths drawn, its S)
+N_REFLOW = 1024  # reflow pairs (x₀, ODE(x₀)) the second model trains on
+MOONS_K = 128  # the moons target: this many small Gaussians along the curve
 EULER_STEPS = (1, 2, 4, 8, 32)
 EXTENT = 3.6
 SIGMA0 = 1.0  # source N(0, I)
@@ -35,7 +38,7 @@ MUTED = "rgba(128,128,128,0.6)"
 TARGETS = {
     "gaussian": Text("Gaussian N((2, 1), 0.5²I)", "高斯 N((2, 1), 0.5²I)"),
     "mixture": Text("4 Gaussians", "4 个高斯的混合"),
-    "moons": Text("Two moons (400-point mixture)", "双月（400 个点的混合）"),
+    "moons": Text(f"Two moons ({MOONS_K}-Gaussian mixture)", f"双月（{MOONS_K} 个高斯的混合）"),
 }
 PATHS = {
     "linear": Text("straight: (1−t)x₀ + t·x₁", "直线：(1−t)x₀ + t·x₁"),
@@ -53,13 +56,13 @@ class Params(BaseModel):
         "linear", en="Conditional path", zh="条件路径", choices=PATHS
     )
     steps: int = param(
-        300,
+        200,
         en="Adam steps per model (batch 256)",
         zh="每个模型的 Adam 步数（批大小 256）",
         help_en="The flow-matching model and the reflow model each train this long, live.",
         help_zh="流匹配模型与 reflow 模型各自在线训练这么多步。",
         ge=20,
-        le=500,
+        le=300,
         step=20,
     )
     lr: float = param(3e-3, en="Learning rate", zh="学习率", ge=1e-4, le=1e-2, step=1e-4)
@@ -86,12 +89,12 @@ def target_mixture(name: str):
             means,
             torch.full((4,), 0.35, dtype=torch.float64),
         )
-    # the moons' curve at 400 points, each a small Gaussian: the data's own distribution
-    means = sample_toy("moons", 400, seed=7, noise=0.0)
+    # the moons' curve at MOONS_K points, each a small Gaussian: the exact field stays cheap
+    means = sample_toy("moons", MOONS_K, seed=7, noise=0.0)
     return (
-        torch.full((400,), 1 / 400, dtype=torch.float64),
+        torch.full((MOONS_K,), 1 / MOONS_K, dtype=torch.float64),
         means,
-        torch.full((400,), 0.12, dtype=torch.float64),
+        torch.full((MOONS_K,), 0.15, dtype=torch.float64),
     )
 
 
@@ -154,8 +157,8 @@ def trained(target: str, path: str, steps: int, lr: float, seed: int) -> dict:
 
     ode1 = fm.euler_sample(learned(v1), x0, ODE_STEPS)
     # reflow pairs: fresh source points and the first model's ODE endpoints (Liu et al. 2023)
-    reflow_source = torch.randn(2048, 2, generator=g)
-    reflow_target = fm.euler_sample(learned(v1), reflow_source, 64)[-1]
+    reflow_source = torch.randn(N_REFLOW, 2, generator=g)
+    reflow_target = fm.euler_sample(learned(v1), reflow_source, ODE_STEPS)[-1]
 
     def reflow_pairs(generator, n):
         idx = torch.randint(0, reflow_source.shape[0], (n,), generator=generator)
@@ -165,7 +168,7 @@ def trained(target: str, path: str, steps: int, lr: float, seed: int) -> dict:
         reflow_pairs, steps=steps, lr=lr, kind="linear", seed=seed + 1, trace=reflow_trace
     )
     ode2 = fm.euler_sample(learned(v2), x0, ODE_STEPS)
-    exact_ode = fm.euler_sample(exact, x0.double(), ODE_STEPS).float()
+    exact_ode = fm.euler_sample(exact, x0[:N_EXACT].double(), ODE_STEPS).float()
     samples, errors = {}, {}
     for name, model, reference in (("before", v1, ode1[-1]), ("after", v2, ode2[-1])):
         samples[name] = {}
@@ -420,9 +423,9 @@ def render(p: Params, lang: str = "en") -> Rendered:
 
 
 presets = {
-    "straight-curved": Params(target="mixture", path="linear", steps=300, t=0.5),
-    "one-step-reflow": Params(target="gaussian", path="linear", steps=400, t=0.3),
-    "vp-vs-straight": Params(target="mixture", path="vp", steps=300, t=0.5),
+    "straight-curved": Params(target="mixture", path="linear", steps=200, t=0.5),
+    "one-step-reflow": Params(target="gaussian", path="linear", steps=300, t=0.3),
+    "vp-vs-straight": Params(target="mixture", path="vp", steps=200, t=0.5),
 }
 preset_titles = {
     "straight-curved": Text("Straight paths, curved flow", "直的路径，弯的流"),
@@ -502,4 +505,5 @@ DEMO = Demo(
     presets=presets,
     preset_titles=preset_titles,
     explanation=EXPLANATION,
+    figures=4,
 )

@@ -111,25 +111,35 @@ def mixture_velocity(
 
     x: (N, D); t a float or (N,); mu0 (D,); weights (K,), means (K, D), sigmas (K,).
     Given component k, x_t ~ N(a·μ₀ + c·m_k, (a²σ₀² + c²s_k²)I) and u_t is jointly Gaussian with
-    it; the field is the posterior-weighted mean of the K linear conditional fields. kind
+    it; the field is the posterior-weighted mean of the K linear conditional fields, computed with
+    (N, K) matrices only. kind
     "linear" (the contract) or "vp" selects the path of `path_coefficients`.
     """
-    t = _time(t, x)
+    t = _time(t, x)  # () or (N, 1)
     a, c, a_dot, c_dot = path_coefficients(t, kind)
-    a, c, a_dot, c_dot = (v[..., None] for v in (a, c, a_dot, c_dot))  # (…, 1, 1)
-    var0 = sigma0**2
     var_k = sigmas.to(x.dtype) ** 2  # (K,)
-    mean = a * mu0 + c * means  # (N or 1, K, D)
-    var = a * a * var0 + c * c * var_k[:, None]  # (N or 1, K, 1)
-    cov = a * a_dot * var0 + c * c_dot * var_k[:, None]
-    diff = x[:, None, :] - mean  # (N, K, D)
+    var = a * a * sigma0**2 + c * c * var_k  # (N or 1, K): Var(x_t | k) per coordinate
+    cov = a * a_dot * sigma0**2 + c * c_dot * var_k  # Cov(x_t, u_t) given k, per coordinate
+    centred = x - a * mu0  # (N, D); x_t − E[x_t | k] = centred − c·m_k
+    # ‖centred − c·m_k‖² expanded into matrix products: no (N, K, D) intermediate
+    distance = (
+        (centred * centred).sum(-1, keepdim=True)
+        - 2 * c * (centred @ means.T)
+        + c * c * (means * means).sum(-1)
+    )
     d = x.shape[-1]
     log_post = torch.log(weights.to(x.dtype)) - 0.5 * (
-        (diff * diff).sum(-1) / var[..., 0] + d * torch.log(2 * math.pi * var[..., 0])
+        distance / var + d * torch.log(2 * math.pi * var)
     )
-    post = torch.softmax(log_post, dim=-1)  # (N, K)
-    field = a_dot * mu0 + c_dot * means + cov / var * diff  # (N, K, D)
-    return (post[..., None] * field).sum(1)
+    post = torch.softmax(log_post, dim=-1)  # (N, K): p(k | x_t = x)
+    gain = post * cov / var  # (N, K)
+    # Σ_k p(k|x)·(ȧμ₀ + ċm_k + cov_k/var_k·(centred − c·m_k)), the posterior-weighted fields
+    return (
+        a_dot * mu0
+        + c_dot * (post @ means)
+        + gain.sum(-1, keepdim=True) * centred
+        - c * (gain @ means)
+    )
 
 
 def euler_sample(velocity: Velocity, x0: Tensor, steps: int) -> Tensor:

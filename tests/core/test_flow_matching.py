@@ -8,6 +8,7 @@ import torch
 
 from core.generative import flow_matching as fm
 from core.generative.mlp import Adam
+from tests.one_thread import one_thread  # noqa: F401
 
 F64 = torch.float64
 
