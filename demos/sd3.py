@@ -449,4 +449,5 @@ DEMO = Demo(
     presets=presets,
     preset_titles=preset_titles,
     explanation=EXPLANATION,
+    figures=4,
 )

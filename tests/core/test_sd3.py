@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from scipy import integrate, optimize, stats
 
 from core.generative import sd3
+from tests.one_thread import one_thread  # noqa: F401
 
 F64 = torch.float64
 
@@ -47,7 +48,7 @@ def test_mode_density_is_the_derivative_of_its_cdf(s):
     )  # central differences, h = 1e-5, near a steep peak
     mass, _ = integrate.quad(density_np(lambda t: sd3.mode_density(t, s)), 0, 1, limit=200)
     assert mass == pytest.approx(1.0, abs=1e-6)
-    draws = sd3.mode_sample(400, s, seed=2).numpy()  # each CDF value costs a root search
+    draws = sd3.mode_sample(150, s, seed=2).numpy()  # each CDF value costs a root search
     assert (
         stats.kstest(draws, lambda x: 1 - np.array([inverse(v) for v in np.atleast_1d(x)])).pvalue
         > 1e-3
@@ -71,7 +72,7 @@ def test_cosmap_and_shifted_densities_integrate_to_one_and_match_their_samples(a
         shifted = density_np(lambda t, density=density: sd3.shifted_density(density, t, alpha))
         mass, _ = integrate.quad(shifted, 0, 1, limit=200)
         assert mass == pytest.approx(1.0, abs=1e-7)
-        draws = sd3.shift_timestep(sample(400, seed=3), alpha).numpy()  # a quad per CDF value
+        draws = sd3.shift_timestep(sample(150, seed=3), alpha).numpy()  # a quad per CDF value
         cdf = np.vectorize(lambda x, f=shifted: integrate.quad(f, 0, x, limit=200)[0])
         assert stats.kstest(draws, cdf).pvalue > 1e-3
 
