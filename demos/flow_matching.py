@@ -65,7 +65,7 @@ class Params(BaseModel):
         le=300,
         step=20,
     )
-    lr: float = param(3e-3, en="Learning rate", zh="学习率", ge=1e-4, le=1e-2, step=1e-4)
+    lr: float = param(1e-2, en="Learning rate", zh="学习率", ge=1e-4, le=2e-2, step=1e-4)
     t: float = param(
         0.5, en="Time t of the field view", zh="速度场视图的时间 t", ge=0.0, le=0.95, step=0.05
     )
@@ -281,9 +281,9 @@ def _paths_figure(p: Params, r: dict, lang: str) -> go.Figure:
         *_ends(r["exact_paths"][0], r["exact_paths"][-1], 1, lang, False),
     ]  # fmt: skip
     titles = [
-        Text("Pairs (x₀, x₁) joined by the path: they cross", "用路径连接的样本对 (x₀, x₁)：彼此交叉")(lang),
-        Text(f"Marginal flow dx/dt = v(x, t): S = {r['S']['exact']:.3f}",
-             f"边缘流 dx/dt = v(x, t)：S = {r['S']['exact']:.3f}")(lang),
+        Text("Pairs on their paths: they cross", "样本对沿各自路径：彼此交叉")(lang),
+        Text(f"ODE dx/dt = v(x, t): S = {r['S']['exact']:.3f}",
+             f"ODE dx/dt = v(x, t)：S = {r['S']['exact']:.3f}")(lang),
     ]  # fmt: skip
     layout = panel_layout(titles, ["x₁"] * 2, ["x₂"] * 2, equal_aspect=True)
     _square(layout, 2)
@@ -313,14 +313,14 @@ def _field_figure(p: Params, f: dict, lang: str) -> go.Figure:
                  "hovertemplate": "(%{x:.2f}, %{y:.2f}): %{z:.3f}<extra></extra>", **axis_names(2)})  # fmt: skip
     titles = [
         Text(f"Learned v_θ(x, {p.t:g})", f"学到的 v_θ(x, {p.t:g})")(lang),
-        Text(f"Exact v(x, {p.t:g}) = E[u_t | x_t = x]", f"精确 v(x, {p.t:g}) = E[u_t | x_t = x]")(lang),
-        Text(f"Error ‖v_θ − v‖ (mean over x_t: {f['error_mean']:.3f})", f"误差 ‖v_θ − v‖（在 x_t 上的均值：{f['error_mean']:.3f}）")(lang),
+        Text(f"Exact v(x, {p.t:g})", f"精确 v(x, {p.t:g})")(lang),
+        Text(f"‖v_θ − v‖, mean on x_t {f['error_mean']:.3f}", f"‖v_θ − v‖，x_t 上均值 {f['error_mean']:.3f}")(lang),
     ]  # fmt: skip
     layout = panel_layout(titles, ["x₁"] * 3, ["x₂"] * 3, equal_aspect=True, gap=0.08)
     _square(layout, 3)
     layout.update(
-        title={"text": Text("The velocity field at time t (arrows: the move over Δt = 0.12)",
-                            "时间 t 的速度场（箭头：Δt = 0.12 内的位移）")(lang)},
+        title={"text": Text("The velocity field at time t: exact v = E[u_t | x_t = x] (arrows: the move over Δt = 0.12)",
+                            "时间 t 的速度场：精确场 v = E[u_t | x_t = x]（箭头：Δt = 0.12 内的位移）")(lang)},
         height=400, margin={"t": 90}, legend={"orientation": "h", "y": -0.18},
     )  # fmt: skip
     return go.Figure({"data": data, "layout": layout}, _validate=False)
@@ -336,16 +336,15 @@ def _samples_figure(p: Params, r: dict, lang: str) -> go.Figure:
                          "marker": {"size": 3, "color": colour, "opacity": 0.6}, "name": label(lang),
                          "legendgroup": name, "showlegend": panel == 0, **axis_names(panel)})  # fmt: skip
     titles = [
-        Text(f"{k} step{'s' if k > 1 else ''}: {r['errors']['before'][k]:.2f} / {r['errors']['after'][k]:.2f}",
-             f"{k} 步：{r['errors']['before'][k]:.2f} / {r['errors']['after'][k]:.2f}")(lang)
+        f"K = {k}<br>{r['errors']['before'][k]:.2f} / {r['errors']['after'][k]:.2f}"
         for k in EULER_STEPS
     ]  # fmt: skip
     layout = panel_layout(titles, ["x₁"] * 5, ["x₂", "", "", "", ""], equal_aspect=True, gap=0.03)
     _square(layout, 5)
     layout.update(
-        title={"text": Text("Samples after K Euler steps (panel titles: mean distance to the ODE endpoint, before / after reflow)",
-                            "K 步欧拉法的样本（小标题：到 ODE 终点的平均距离，reflow 前 / 后）")(lang)},
-        height=330, margin={"t": 90}, legend={"orientation": "h", "y": -0.2},
+        title={"text": Text("Samples after K Euler steps<br><sup>above each panel: mean distance to the ODE endpoint, before / after reflow</sup>",
+                            "K 步欧拉法的样本<br><sup>小标题：到 ODE 终点的平均距离，reflow 前 / 后</sup>")(lang)},
+        height=350, margin={"t": 110}, legend={"orientation": "h", "y": -0.2},
     )  # fmt: skip
     return go.Figure({"data": data, "layout": layout}, _validate=False)
 
@@ -371,21 +370,21 @@ def _pairing_figure(p: Params, r: dict, lang: str) -> go.Figure:
     titles = [
         Text("Euler error vs steps", "欧拉法误差随步数")(lang),
         Text(f"Flow-matching pairs; S = {s['before']:.3f}", f"流匹配的训练配对：S = {s['before']:.3f}")(lang),
-        Text(f"Pairs reflow trains on: S = {s['after']:.3f}", f"reflow 训练用的配对：S = {s['after']:.3f}")(lang),
+        Text(f"Reflow pairs; S = {s['after']:.3f}", f"reflow 的配对：S = {s['after']:.3f}")(lang),
     ]  # fmt: skip
     layout = panel_layout(
         titles, [Text("Euler steps K", "欧拉步数 K")(lang), "x₁", "x₁"],
         [Text("mean ‖x_K − x_ODE‖", "平均 ‖x_K − x_ODE‖")(lang), "x₂", "x₂"], gap=0.08,
     )  # fmt: skip
-    layout["xaxis"]["type"] = "log"
-    layout["yaxis"]["type"] = "log"
+    layout["xaxis"].update(type="log", tickvals=[int(k) for k in np.sort(steps)])
+    layout["yaxis"].update(type="log", dtick=1)
     for i in ("2", "3"):
         layout[f"yaxis{i}"]["scaleanchor"] = f"x{i}"
         layout[f"xaxis{i}"]["range"] = [-EXTENT, EXTENT]
         layout[f"yaxis{i}"]["range"] = [-EXTENT, EXTENT]
     layout.update(
-        title={"text": Text("Reflow: uncrossed pairs, a straighter flow, fewer steps (S of each model's ODE)",
-                            "Reflow：不再交叉的配对、更直的流、更少的步数（S 为各模型 ODE 的直线度）")(lang)},
+        title={"text": Text("Reflow: uncrossed pairs, a straighter flow, fewer steps<br><sup>S: the straightness of each model's ODE</sup>",
+                            "Reflow：不再交叉的配对、更直的流、更少的步数<br><sup>S：各模型 ODE 的直线度</sup>")(lang)},
         height=400, margin={"t": 90}, legend={"orientation": "h", "y": -0.2},
     )  # fmt: skip
     return go.Figure({"data": data, "layout": layout}, _validate=False)

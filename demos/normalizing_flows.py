@@ -47,12 +47,12 @@ class Params(BaseModel):
         "moons", en="Data set", zh="数据集", choices=DATASETS
     )
     model: Literal["nice", "realnvp"] = param("realnvp", en="Coupling", zh="耦合层", choices=MODELS)
-    layers: int = param(6, en="Coupling layers", zh="耦合层数", ge=1, le=8)
+    layers: int = param(8, en="Coupling layers", zh="耦合层数", ge=1, le=8)
     width: int = param(
         32, en="Hidden units per coupling MLP", zh="每个耦合 MLP 的隐藏单元数", ge=8, le=64, step=8
     )
     steps: int = param(
-        120,
+        150,
         en=f"Adam steps (batch {BATCH})",
         zh=f"Adam 步数（批大小 {BATCH}）",
         help_en="Training runs live: ≤ 150 steps keep the heaviest setting (8 × 64) near one second.",
@@ -61,10 +61,10 @@ class Params(BaseModel):
         le=150,
         step=10,
     )
-    lr: float = param(5e-3, en="Learning rate", zh="学习率", ge=1e-4, le=2e-2, step=1e-4)
+    lr: float = param(1e-2, en="Learning rate", zh="学习率", ge=1e-4, le=2e-2, step=1e-4)
     seed: int = param(0, en="Random seed", zh="随机种子", ge=0, le=999)
     layer: int = param(
-        6,
+        8,
         en="Show after layer k",
         zh="显示第 k 层之后",
         help_en="0 = the data itself; values above the number of layers show the last one.",
@@ -178,8 +178,7 @@ def _layers_figure(p: Params, r: dict, lang: str) -> go.Figure:
     titles = [
         Text(f"Data → latent: after {_layer_name(k, r['n_couplings'], 'en')}",
              f"数据 → 隐空间：经过{_layer_name(k, r['n_couplings'], 'zh')}之后")(lang),
-        Text(f"Latent → data: the z grid after {step_back}",
-             f"隐空间 → 数据：z 网格{step_back}之后")(lang),
+        Text(f"Latent → data: z grid, {step_back}", f"隐空间 → 数据：z 网格，{step_back}")(lang),
     ]  # fmt: skip
     layout = panel_layout(titles, ["h₁", "h₁"], ["h₂", "h₂"], equal_aspect=True)
     layout.update(
@@ -286,7 +285,7 @@ def render(p: Params, lang: str = "en") -> Rendered:
 presets = {
     "nice-volume": Params(dataset="moons", model="nice", layers=6, steps=150, lr=2e-2, layer=7),
     "realnvp-moons": Params(
-        dataset="moons", model="realnvp", layers=8, width=64, steps=150, layer=4
+        dataset="moons", model="realnvp", layers=8, width=64, steps=150, lr=1e-2, layer=4
     ),
     "checkerboard-few-layers": Params(
         dataset="checkerboard", model="realnvp", layers=2, width=64, steps=150, layer=2

@@ -244,9 +244,7 @@ def _snr_figure(p: Params, r: dict, lang: str) -> go.Figure:
     titles = [
         Text("log SNR against t", "log SNR 随 t 的变化")(lang),
         Text("Each density's mass over log SNR", "各密度在 log SNR 上的质量")(lang),
-        Text(
-            "π(t)·w_t, w_t = t/(1 − t) (ε-loss weight)", "π(t)·w_t，w_t = t/(1 − t)（ε 损失权重）"
-        )(lang),
+        Text("π(t)·w_t, w_t = t/(1 − t)", "π(t)·w_t，w_t = t/(1 − t)")(lang),
     ]
     layout = panel_layout(
         titles, ["t", "log SNR", "t"],
@@ -256,8 +254,8 @@ def _snr_figure(p: Params, r: dict, lang: str) -> go.Figure:
     layout["xaxis2"]["range"] = [-12, 12]
     layout["yaxis"]["range"] = [-14, 14]
     layout.update(
-        title={"text": Text("Signal-to-noise ratio and the loss weight each density implies",
-                            "信噪比，以及每种密度隐含的损失权重")(lang)},
+        title={"text": Text("Signal-to-noise ratio and the ε-loss weight w_t each density implies",
+                            "信噪比，以及每种密度隐含的 ε 损失权重 w_t")(lang)},
         height=380, margin={"t": 90}, legend={"orientation": "h", "y": -0.25},
     )  # fmt: skip
     return go.Figure({"data": data, "layout": layout}, _validate=False)
@@ -324,7 +322,7 @@ def _attention_figure(p: Params, sweep: dict, attention: np.ndarray, lang: str) 
     layout.update(
         title={"text": Text("QK-norm keeps logits bounded; MM-DiT attends over text and image at once",
                             "QK-norm 让 logit 有界；MM-DiT 同时在文本与图像上做注意力")(lang)},
-        height=400, margin={"t": 90}, legend={"orientation": "h", "y": -0.25},
+        height=440, margin={"t": 90, "b": 120}, legend={"orientation": "h", "y": -0.32},
     )  # fmt: skip
     return go.Figure({"data": data, "layout": layout}, _validate=False)
 
