@@ -50,6 +50,9 @@ LIVE = (
     "xgboost_trees",
     "ensembles",
     "face_recognition",
+    "normalizing_flows",
+    "flow_matching",
+    "sd3",
 )
 
 
