@@ -8,6 +8,10 @@ nothing changes and it runs compiled. No other test reads the variable.
 
 import os
 
+# Before torch is imported: one intra-op thread, as the app renders (app/__init__.py) and as the
+# budgets are stated; two workers already share the two cores.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import torch
 
 if not torch.cuda.is_available():
