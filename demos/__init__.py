@@ -44,6 +44,7 @@ LIVE = (
     "gradient_checkpointing",
     "dpo",
     "alpaca",
+    "moe",
 )
 
 
