@@ -352,7 +352,7 @@ def _load_figure(p: Params, run: dict, lang: str) -> go.Figure:
             caption(cap_text(lang), x=0),
             caption(
                 Text(
-                    "f_i: share of choices, P_i: mean probability; dotted 1/E",
+                    "f_i: share of choices · P_i: mean prob. · dotted: 1/E",
                     "f_i：选择占比，P_i：平均概率；点线为 1/E",
                 )(lang),
                 x=0.55,

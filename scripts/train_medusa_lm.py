@@ -64,6 +64,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--head-steps", type=int, default=600)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     torch.set_num_threads(1)
     started = time.perf_counter()
@@ -114,9 +115,9 @@ def main() -> None:
     scores = evaluate(params, heads, held_ids)
     seconds = time.perf_counter() - started
     print(f"held-out {scores['loss']:.3f} nats/char, heads {scores['head_acc']}, {seconds:.0f} s")
-    OUT.parent.mkdir(parents=True, exist_ok=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(
-        OUT,
+        args.out,
         vocab=np.array([ord(c) for c in vocab], dtype=np.int32),
         held_out_start=np.array(len(train)),
         held_out_loss=np.array(scores["loss"]),
