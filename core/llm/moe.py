@@ -48,11 +48,21 @@ def route(
     gates = gates.to(logits.dtype)
     dropped = torch.zeros(n_tokens, k, dtype=torch.bool, device=logits.device)
     if capacity is not None:
-        order = expert_index.T.reshape(-1)  # rank-major: all first choices, then all second …
-        one_hot = F.one_hot(order, n_experts)
-        slot = (one_hot.cumsum(dim=0) * one_hot).sum(dim=-1)  # 1-based place in its expert
-        dropped = (slot > capacity).view(k, n_tokens).T
+        dropped = assignment_slots(expert_index, n_experts) > capacity
     return gates, expert_index, dropped
+
+
+def assignment_slots(expert_index: Tensor, n_experts: int) -> Tensor:
+    """(T, k) 1-based place of each assignment in its expert's queue, GShard's priority.
+
+    All first choices come before any second choice, tokens in order within a rank; an
+    assignment is dropped at capacity C when its slot exceeds C.
+    """
+    n_tokens, k = expert_index.shape
+    order = expert_index.T.reshape(-1)  # rank-major: all first choices, then all second …
+    one_hot = F.one_hot(order, n_experts)
+    slot = (one_hot.cumsum(dim=0) * one_hot).sum(dim=-1)
+    return slot.view(k, n_tokens).T
 
 
 def load_balancing_loss(router_probs: Tensor, expert_index: Tensor, n_experts: int) -> Tensor:
