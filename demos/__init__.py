@@ -45,6 +45,7 @@ LIVE = (
     "dpo",
     "alpaca",
     "moe",
+    "medusa",
 )
 
 

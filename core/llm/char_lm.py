@@ -85,20 +85,19 @@ def lm_extend(
     x = params["embed"][tokens]
     present = []
     for i in range(N_LAYERS):
-        w = {
-            key.split(".", 1)[1]: value for key, value in params.items() if key.startswith(f"{i}.")
-        }
-        h = rms_norm(x, w["attn_norm"])
-        q = rope(split_heads(h @ w["w_q"].T, N_HEADS), positions)
-        k = rope(split_heads(h @ w["w_k"].T, N_HEADS), positions)
-        v = split_heads(h @ w["w_v"].T, N_HEADS)
+        h = rms_norm(x, params[f"{i}.attn_norm"])
+        q = split_heads(h @ params[f"{i}.w_q"].T, N_HEADS)
+        k = split_heads(h @ params[f"{i}.w_k"].T, N_HEADS)
+        q, k = rope(torch.cat([q, k], dim=1), positions).split(N_HEADS, dim=1)  # one rotation
+        v = split_heads(h @ params[f"{i}.w_v"].T, N_HEADS)
         present.append((k, v))
         if past is not None:
             k = torch.cat([past[i][0], k], dim=2)
             v = torch.cat([past[i][1], v], dim=2)
         out, _ = attend(q, k, v, mask=mask)
-        x = x + out.transpose(1, 2).flatten(2) @ w["w_o"].T
-        x = x + swiglu(rms_norm(x, w["ffn_norm"]), w["w_gate"], w["w_up"], w["w_down"])
+        x = x + out.transpose(1, 2).flatten(2) @ params[f"{i}.w_o"].T
+        ffn_in = rms_norm(x, params[f"{i}.ffn_norm"])
+        x = x + swiglu(ffn_in, params[f"{i}.w_gate"], params[f"{i}.w_up"], params[f"{i}.w_down"])
     return rms_norm(x, params["final_norm"]), present
 
 
