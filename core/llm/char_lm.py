@@ -198,19 +198,25 @@ def cached_model(
 
     def run(tokens: Tensor, mask: Tensor | None, positions: Tensor | None) -> tuple[Tensor, Tensor]:
         n = tokens.numel()
-        causal = causal_keep(n, n)
-        positions = torch.arange(n) if positions is None else positions
-        mask = causal if mask is None else mask
-        is_causal_row = (positions == torch.arange(n)) & (mask == causal).all(dim=1)
-        prefix = int(torch.cumprod(is_causal_row, 0).sum())  # rows 0…prefix−1 are causal
+        if mask is None and positions is None:  # a plain causal call: every row extends the prefix
+            prefix = n
+            positions = torch.arange(n)
+        else:
+            causal = causal_keep(n, n)
+            positions = torch.arange(n) if positions is None else positions
+            mask = causal if mask is None else mask
+            is_causal_row = (positions == torch.arange(n)) & (mask == causal).all(dim=1)
+            prefix = int(torch.cumprod(is_causal_row, 0).sum())  # rows 0…prefix−1 are causal
         cached = cache["tokens"]
         same = (cached[:prefix] == tokens[: min(prefix, cached.numel())]).long()
         m = int(torch.cumprod(same, 0).sum())
-        keep = mask & (positions[:, None] - positions[None, :] < window)
+        rows = positions[m:, None]
+        keep = rows - positions[None, :] < window  # the sliding window, new rows only
+        keep &= positions[None, :] <= rows if mask is None else mask[m:]
         past = None if m == 0 else [(k[:, :, :m], v[:, :, :m]) for k, v in cache["kv"]]
         if m == n:
             return cache["hidden"][:n], cache["logits"][:n]
-        hidden_new, present = lm_extend(params, tokens[None, m:], positions[m:], keep[m:], past)
+        hidden_new, present = lm_extend(params, tokens[None, m:], positions[m:], keep, past)
         hidden = torch.cat([cache["hidden"][:m], hidden_new[0]]) if m else hidden_new[0]
         logits_new = hidden_new[0] @ params["lm_head"].T
         logits = torch.cat([cache["logits"][:m], logits_new]) if m else logits_new
