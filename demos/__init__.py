@@ -53,6 +53,8 @@ LIVE = (
     "normalizing_flows",
     "flow_matching",
     "sd3",
+    "moe",
+    "medusa",
 )
 
 

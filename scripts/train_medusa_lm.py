@@ -2,8 +2,10 @@
 
     python -m scripts.train_medusa_lm            # writes assets/models/medusa_char_lm.npz
 
-Seeded, one thread. The last 10 % of the text is held out; the file keeps the weights (fp32),
-the vocabulary and the held-out figures the demo quotes. Loaded with allow_pickle=False.
+Seeded, one thread. 700 base steps (OneCycle): 2,000 overfit the 41 KB text (held-out
+2.29 nats/char against 1.36). The last 10 % of the text is held out; the file keeps the
+weights (fp32), the vocabulary and the held-out figures the demo quotes. Loaded with
+allow_pickle=False.
 """
 
 from __future__ import annotations
@@ -61,9 +63,10 @@ def evaluate(params, heads, ids: torch.Tensor) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=2000)
-    parser.add_argument("--head-steps", type=int, default=600)
+    parser.add_argument("--steps", type=int, default=700)
+    parser.add_argument("--head-steps", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     torch.set_num_threads(1)
     started = time.perf_counter()
@@ -114,9 +117,9 @@ def main() -> None:
     scores = evaluate(params, heads, held_ids)
     seconds = time.perf_counter() - started
     print(f"held-out {scores['loss']:.3f} nats/char, heads {scores['head_acc']}, {seconds:.0f} s")
-    OUT.parent.mkdir(parents=True, exist_ok=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(
-        OUT,
+        args.out,
         vocab=np.array([ord(c) for c in vocab], dtype=np.int32),
         held_out_start=np.array(len(train)),
         held_out_loss=np.array(scores["loss"]),

@@ -10,6 +10,7 @@ the text is exactly greedy decoding, as in Stern et al. 2018's blockwise decodin
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -87,6 +88,30 @@ def full_tree(depth: int, width: int) -> list[tuple[int, ...]]:
         level = [(*c, a) for c in level for a in range(width)]
         nodes += level
     return nodes
+
+
+def sparse_tree(
+    accuracy: Sequence[Sequence[float]], n_nodes: int, depth: int
+) -> list[tuple[int, ...]]:
+    """The `n_nodes` − 1 choices (plus the root) with the largest chance of being accepted.
+
+    Cai et al. 2024, §2.3.3: a node (a₁, …, a_d) is accepted with probability ≈ Π_j acc[j][a_j],
+    the held-out share of positions where head j's (a_j + 1)-th guess was right; adding nodes
+    best-first (a child never beats its parent) maximises the expected accepted length.
+    accuracy: (K, R) per head and rank; depth ≤ K.
+    """
+    if not 1 <= depth <= len(accuracy):
+        raise ValueError(f"depth: expected 1..{len(accuracy)} (the heads), got {depth}")
+    frontier = [(-float(p), (a,)) for a, p in enumerate(accuracy[0])]
+    heapq.heapify(frontier)
+    choices: list[tuple[int, ...]] = []
+    while frontier and len(choices) < n_nodes - 1:
+        value, choice = heapq.heappop(frontier)
+        choices.append(choice)
+        if len(choice) < depth:
+            for a, p in enumerate(accuracy[len(choice)]):
+                heapq.heappush(frontier, (value * float(p), (*choice, a)))
+    return choices
 
 
 def _passes(

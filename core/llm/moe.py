@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -47,11 +48,21 @@ def route(
     gates = gates.to(logits.dtype)
     dropped = torch.zeros(n_tokens, k, dtype=torch.bool, device=logits.device)
     if capacity is not None:
-        order = expert_index.T.reshape(-1)  # rank-major: all first choices, then all second …
-        one_hot = F.one_hot(order, n_experts)
-        slot = (one_hot.cumsum(dim=0) * one_hot).sum(dim=-1)  # 1-based place in its expert
-        dropped = (slot > capacity).view(k, n_tokens).T
+        dropped = assignment_slots(expert_index, n_experts) > capacity
     return gates, expert_index, dropped
+
+
+def assignment_slots(expert_index: Tensor, n_experts: int) -> Tensor:
+    """(T, k) 1-based place of each assignment in its expert's queue, GShard's priority.
+
+    All first choices come before any second choice, tokens in order within a rank; an
+    assignment is dropped at capacity C when its slot exceeds C.
+    """
+    n_tokens, k = expert_index.shape
+    order = expert_index.T.reshape(-1)  # rank-major: all first choices, then all second …
+    one_hot = F.one_hot(order, n_experts)
+    slot = (one_hot.cumsum(dim=0) * one_hot).sum(dim=-1)
+    return slot.view(k, n_tokens).T
 
 
 def load_balancing_loss(router_probs: Tensor, expert_index: Tensor, n_experts: int) -> Tensor:
@@ -265,6 +276,127 @@ def clustered_task(
     return x, targets, cluster
 
 
+def _top_k(probs: np.ndarray, k: int) -> np.ndarray:
+    """(k, T) indices of the k largest of each column of probs (E, T), descending (torch.topk)."""
+    if k == 1:
+        return probs.argmax(axis=0)[None]
+    top = torch.topk(torch.from_numpy(np.ascontiguousarray(probs.T)), k, dim=1).indices
+    return np.ascontiguousarray(top.numpy().T)
+
+
+def moe_step(
+    weights: dict[str, np.ndarray],
+    x: np.ndarray,
+    targets: np.ndarray,
+    k: int,
+    capacity: int | None,
+    aux_weight: float,
+    renormalize: bool,
+    workspace: dict[str, np.ndarray] | None = None,
+) -> tuple[float, float, dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Loss and gradients of MSE(moe(x), targets) + aux_weight·N·Σ f_i·P_i, written out in NumPy.
+
+    weights: router (E, d), w_gate_up (E, 2F, d) = [w_gate; w_up], w_down (E, d, F); x, targets
+    (T, d). The routing and capacity of `route`, the layer of `moe_forward`: assignments
+    (rank-major, so first choices come first) are sorted by expert, the kept ones run through
+    their expert as one matrix product per expert, and the backward pass retraces the same
+    products. Activations are kept feature-major, (features, assignments), so every elementwise
+    step reads contiguous rows. tests/core/test_moe.py checks every gradient against torch
+    autograd on `dense_mixture`. Returns task loss, aux loss, gradients (keys and shapes of
+    weights), the load (E,) share of the T·k choices and the (T, k) dropped mask. `workspace`: a
+    dict that keeps scratch arrays from one call to the next.
+    """
+    router, w_gate_up, w_down = weights["router"], weights["w_gate_up"], weights["w_down"]
+    n_tokens, n_experts = x.shape[0], router.shape[0]
+    ffn = w_down.shape[2]
+    x_t = np.ascontiguousarray(x.T)
+    logits = router @ x_t  # (E, T)
+    logits -= logits.max(axis=0)
+    probs = np.exp(logits)
+    probs /= probs.sum(axis=0)
+    expert_index = _top_k(probs, k)  # (k, T)
+    top = np.take_along_axis(probs, expert_index, axis=0)
+    total = top.sum(axis=0)
+    gates = top / total if renormalize else top
+    # assignment a = rank·T + token; a stable sort by expert keeps first choices first
+    expert_of = expert_index.reshape(-1).astype(np.int16)
+    order = np.argsort(expert_of, kind="stable")
+    counts = np.bincount(expert_of, minlength=n_experts)
+    served = counts if capacity is None else np.minimum(counts, capacity)
+    chosen = order
+    if capacity is not None:
+        slot = np.arange(order.size) - np.repeat(np.cumsum(counts) - counts, counts)
+        chosen = order[slot < served[expert_of[order]]]
+    token = chosen % n_tokens
+    ends = np.cumsum(served)
+    groups = [(e, int(ends[e] - served[e]), int(ends[e])) for e in np.flatnonzero(served)]
+    n_chosen, d = chosen.size, x.shape[1]
+    if workspace is None:
+        workspace = {}
+
+    def buffer(name: str, rows: int) -> np.ndarray:
+        """A (rows, n_chosen) array reused across steps (fresh ~100 KB arrays cost page faults)."""
+        flat = workspace.get(name)
+        if flat is None or flat.size < rows * n_chosen or flat.dtype != x.dtype:
+            flat = workspace[name] = np.empty(rows * k * n_tokens, dtype=x.dtype)
+        return flat[: rows * n_chosen].reshape(rows, n_chosen)
+
+    xs = np.take(x_t, token, axis=1, out=buffer("xs", d))  # gathered inputs
+    hidden = buffer("hidden", 2 * ffn)
+    for e, a, b in groups:
+        np.matmul(w_gate_up[e], xs[:, a:b], out=hidden[:, a:b])
+    g, u = hidden[:ffn], hidden[ffn:]
+    sig = np.negative(g, out=buffer("sig", ffn))
+    np.exp(sig, out=sig)
+    sig += 1.0
+    np.reciprocal(sig, out=sig)  # σ(g)
+    act = np.multiply(g, sig, out=buffer("act", ffn))  # SiLU(g)
+    z = np.multiply(act, u, out=buffer("z", ffn))
+    out = buffer("out", d)
+    for e, a, b in groups:
+        np.matmul(w_down[e], z[:, a:b], out=out[:, a:b])
+    gate = gates.reshape(-1)[chosen]
+    weighted = np.zeros((d, k * n_tokens), dtype=x.dtype)
+    weighted[:, chosen] = np.multiply(out, gate, out=buffer("scratch", d))
+    residual = weighted.reshape(d, k, n_tokens).sum(axis=1) - targets.T
+    task = float(np.mean(residual**2))
+    f = counts / (n_tokens * k)
+    aux = float(n_experts * np.dot(f, probs.mean(axis=1)))
+    # backward
+    d_weighted = np.take(residual, token, axis=1, out=buffer("d_weighted", d))
+    d_weighted *= 2.0 / residual.size
+    d_gate = np.einsum("da,da->a", d_weighted, out)
+    d_out = np.multiply(d_weighted, gate, out=buffer("scratch", d))
+    d_z = buffer("d_z", ffn)
+    d_w_down = np.zeros_like(w_down)
+    for e, a, b in groups:
+        np.matmul(d_out[:, a:b], z[:, a:b].T, out=d_w_down[e])
+        np.matmul(w_down[e].T, d_out[:, a:b], out=d_z[:, a:b])
+    d_hidden = buffer("d_hidden", 2 * ffn)
+    np.multiply(d_z, act, out=d_hidden[ffn:])
+    d_g = np.subtract(1.0, sig, out=d_hidden[:ffn])  # SiLU'(g) = σ + SiLU·(1 − σ)
+    d_g *= act
+    d_g += sig
+    d_g *= u
+    d_g *= d_z
+    d_w_gate_up = np.zeros_like(w_gate_up)
+    for e, a, b in groups:
+        np.matmul(d_hidden[:, a:b], xs[:, a:b].T, out=d_w_gate_up[e])
+    d_gates = np.zeros(k * n_tokens, dtype=x.dtype)
+    d_gates[chosen] = d_gate
+    d_gates = d_gates.reshape(k, n_tokens)
+    # gates = top / Σ top when renormalised
+    d_top = (d_gates - (d_gates * gates).sum(axis=0)) / total if renormalize else d_gates
+    d_probs = np.zeros_like(probs)
+    np.put_along_axis(d_probs, expert_index, d_top, axis=0)
+    d_probs += (aux_weight * n_experts / n_tokens) * f[:, None].astype(x.dtype)  # ∂aux/∂P_i
+    d_logits = probs * (d_probs - (d_probs * probs).sum(axis=0))
+    grads = {"router": d_logits @ x, "w_gate_up": d_w_gate_up, "w_down": d_w_down}
+    dropped = np.ones(k * n_tokens, dtype=bool)
+    dropped[chosen] = False
+    return task, aux, grads, f, dropped.reshape(k, n_tokens).T
+
+
 def train_moe(
     n_tokens: int = 512,
     n_experts: int = 8,
@@ -282,58 +414,52 @@ def train_moe(
 ) -> dict[str, Tensor]:
     """Fit an MoE layer to `clustered_task` with Adam: task MSE + aux_weight·Switch loss.
 
-    Fedus et al. 2022 use aux_weight = 0.01. Gates are renormalised for k > 1, raw for k = 1. Trace, per step: "step" (task_loss, aux_loss,
-    load: (E,) share of the T·k choices, dropped: share of assignments over capacity).
-    Returns the trained router weight, experts and the task.
+    Fedus et al. 2022 use aux_weight = 0.01. Gates are renormalised for k > 1 and raw for k = 1
+    (Switch), so the router learns from the task. Steps run `moe_step` in float32 (NumPy, one
+    matrix product per expert) and Adam (Kingma & Ba 2015, torch's defaults). Trace, per step:
+    "step" (task_loss, aux_loss, load: (E,) share of the T·k choices, dropped: share of
+    assignments over capacity). Returns the trained router (E, d), experts (w_gate, w_up,
+    w_down) as float32 tensors in `moe_forward`'s shapes, and the task (x, targets, cluster).
     """
     generator = torch.Generator().manual_seed(seed)
     x, targets, cluster = clustered_task(n_tokens, n_experts, d, generator)
-    router = (router_scale * torch.randn(n_experts, d, generator=generator)).requires_grad_(True)
-    experts = tuple(
-        (torch.randn(n_experts, *shape, generator=generator) / math.sqrt(shape[1])).requires_grad_(
-            True
-        )
+    router = router_scale * torch.randn(n_experts, d, generator=generator)
+    w_gate, w_up, w_down = (
+        torch.randn(n_experts, *shape, generator=generator) / math.sqrt(shape[1])
         for shape in ((ffn, d), (ffn, d), (d, ffn))
     )
-    optimizer = torch.optim.Adam([router, *experts], lr=lr)
-    for _ in range(steps):
-        # Switch (k = 1) keeps the raw probability as the gate, so the router learns from the task.
-        # The dense-masked form (equal to moe_forward, tests/core/test_moe.py) runs all experts
-        # as one batched product: the same loss and gradients, without a Python loop per expert.
-        logits = x @ router.T
-        capacity = (
-            None
-            if capacity_factor is None
-            else math.ceil(capacity_factor * k * n_tokens / n_experts)
+    weights = {
+        "router": router.numpy(),
+        "w_gate_up": torch.cat([w_gate, w_up], dim=1).numpy(),
+        "w_down": w_down.numpy(),
+    }
+    x_np, targets_np = x.numpy(), targets.numpy()
+    capacity = None
+    if capacity_factor is not None:
+        capacity = math.ceil(capacity_factor * k * n_tokens / n_experts)
+    beta1, beta2, eps = 0.9, 0.999, 1e-8
+    moments = {key: (np.zeros_like(w), np.zeros_like(w)) for key, w in weights.items()}
+    workspace: dict[str, np.ndarray] = {}
+    for step in range(1, steps + 1):
+        task, aux, grads, load, dropped = moe_step(
+            weights, x_np, targets_np, k, capacity, aux_weight, k > 1, workspace
         )
-        gates, expert_index, dropped = route(logits, k, capacity, k > 1)
-        mix = torch.zeros(n_tokens, n_experts).scatter_add(
-            1, expert_index, torch.where(dropped, 0.0, gates)
-        )
-        w_gate, w_up, w_down = experts
-        hidden = F.silu(torch.einsum("td,efd->tef", x, w_gate)) * torch.einsum(
-            "td,efd->tef", x, w_up
-        )
-        y = (mix[..., None] * torch.einsum("tef,edf->ted", hidden, w_down)).sum(dim=1)
-        task = F.mse_loss(y, targets)
-        probs = torch.softmax(logits, dim=-1)
-        aux = load_balancing_loss(probs, expert_index, n_experts)
-        loss = task + aux_weight * aux
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+        for key, w in weights.items():
+            m, v = moments[key]
+            m *= beta1
+            m += (1 - beta1) * grads[key]
+            v *= beta2
+            v += (1 - beta2) * grads[key] ** 2
+            m_hat = m / (1 - beta1**step)
+            w -= lr * m_hat / (np.sqrt(v / (1 - beta2**step)) + eps)
         if trace is not None:
-            chosen = torch.bincount(expert_index.reshape(-1), minlength=n_experts)
             trace.record(
-                "step",
-                task_loss=float(task.detach()),
-                aux_loss=float(aux.detach()),
-                load=chosen.double() / (n_tokens * k),
-                dropped=float(dropped.double().mean()),
+                "step", task_loss=task, aux_loss=aux, load=load, dropped=float(dropped.mean())
             )
+    w_gate_up = torch.from_numpy(weights["w_gate_up"])
     return {
-        "router": router.detach(),
-        "experts": tuple(w.detach() for w in experts),
+        "router": torch.from_numpy(weights["router"]),
+        "experts": (w_gate_up[:, :ffn], w_gate_up[:, ffn:], torch.from_numpy(weights["w_down"])),
         "x": x,
         "targets": targets,
         "cluster": cluster,

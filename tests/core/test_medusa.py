@@ -100,3 +100,27 @@ def test_zero_tokens_and_bad_arguments():
     assert tokens.numel() == 0 and accepted == []
     with pytest.raises(ValueError, match="acceptance"):
         medusa.speculative_decode(model, None, torch.tensor([1]), 3, [], "sample")
+
+
+def test_sparse_tree_keeps_the_likeliest_nodes_and_their_prefixes():
+    g = torch.Generator().manual_seed(5)
+    accuracy = torch.rand(3, 4, generator=g).tolist()
+    every = medusa.full_tree(3, 4)
+
+    def value(choice):
+        out = 1.0
+        for depth, rank in enumerate(choice):
+            out *= accuracy[depth][rank]
+        return out
+
+    for n_nodes in (1, 2, 9, 30):
+        tree = medusa.sparse_tree(accuracy, n_nodes, 3)
+        assert len(tree) == n_nodes - 1
+        medusa.tree_buffers(tree)  # every prefix is there
+        # a child is never likelier than its parent, so the best prefix-closed tree is the top N
+        assert set(tree) == set(sorted(every, key=value, reverse=True)[: n_nodes - 1])
+    one_level = medusa.sparse_tree(accuracy, 50, 1)  # only 4 guesses of one head exist
+    assert sorted(one_level) == [(0,), (1,), (2,), (3,)]
+    assert max(len(c) for c in medusa.sparse_tree(accuracy, 30, 2)) <= 2
+    with pytest.raises(ValueError, match="depth"):
+        medusa.sparse_tree(accuracy, 8, 4)

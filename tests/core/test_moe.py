@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -110,3 +111,54 @@ def test_parameter_counts_of_published_models(config, total, active):
     counts = moe.parameter_counts(config)
     assert counts["total"] == pytest.approx(total, abs=0.005e9 if total < 100e9 else 0.05e9)
     assert counts["active"] == pytest.approx(active, abs=0.005e9 if total < 100e9 else 0.05e9)
+
+
+@pytest.mark.parametrize(
+    "k,capacity,renormalize", [(2, None, True), (1, 5, False), (3, 7, True), (2, 0, True)]
+)
+def test_numpy_training_step_gradients_match_torch_autograd_on_the_dense_mixture(
+    k, capacity, renormalize
+):
+    g = torch.Generator().manual_seed(4)
+    n_tokens, n_experts, d, ffn, alpha = 29, 5, 6, 7, 0.3
+    x = torch.randn(n_tokens, d, generator=g, dtype=torch.float64)
+    targets = torch.randn(n_tokens, d, generator=g, dtype=torch.float64)
+    router = torch.randn(n_experts, d, generator=g, dtype=torch.float64, requires_grad=True)
+    experts = [w.requires_grad_(True) for w in swiglu_experts(g, n_experts, d, ffn)]
+    # capacity = ⌈factor·k·T/E⌉ inside dense_mixture: pick the factor that gives `capacity`
+    factor = None if capacity is None else capacity * n_experts / (k * n_tokens)
+    y = moe.dense_mixture(x, router, tuple(experts), k, factor, renormalize)
+    probs = torch.softmax(x @ router.T, -1)
+    aux = moe.load_balancing_loss(probs, torch.topk(probs, k).indices, n_experts)
+    task = torch.nn.functional.mse_loss(y, targets)
+    (task + alpha * aux).backward()
+    weights = {
+        "router": router.detach().numpy(),
+        "w_gate_up": torch.cat(experts[:2], 1).detach().numpy(),
+        "w_down": experts[2].detach().numpy(),
+    }
+    task_np, aux_np, grads, load, dropped = moe.moe_step(
+        weights, x.numpy(), targets.numpy(), k, capacity, alpha, renormalize
+    )
+    _, _, expected_dropped = moe.route(x @ router.detach().T, k, capacity, renormalize)
+    assert np.array_equal(dropped, expected_dropped.numpy())
+    assert task_np == pytest.approx(float(task.detach()), rel=1e-12)
+    assert aux_np == pytest.approx(float(aux.detach()), rel=1e-12)
+    assert load.sum() == pytest.approx(1.0)
+    # float64 throughout: only summation order differs
+    np.testing.assert_allclose(grads["router"], router.grad.numpy(), rtol=0, atol=1e-12)
+    expected_gate_up = torch.cat([experts[0].grad, experts[1].grad], 1)
+    np.testing.assert_allclose(grads["w_gate_up"], expected_gate_up.numpy(), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(grads["w_down"], experts[2].grad.numpy(), rtol=0, atol=1e-12)
+
+
+def test_training_balances_load_with_the_aux_loss_and_fits_the_task():
+    runs = {}
+    for alpha in (0.0, 0.3):
+        trace = Trace()
+        moe.train_moe(256, 8, 1, alpha, 120, None, seed=0, trace=trace)
+        runs[alpha] = trace
+    task = runs[0.3].column("step", "task_loss")
+    assert task[-1] < 0.5 * task[0]
+    busiest = {a: float(t.column("step", "load")[-1].max()) for a, t in runs.items()}
+    assert busiest[0.3] < busiest[0.0]
