@@ -103,9 +103,9 @@ class Params(BaseModel):
         step=0.01,
     )
     n_samples: int = param(
-        512, en="Toy: training inputs N", zh="玩具：训练输入数 N", ge=128, le=512, step=32
+        384, en="Toy: training inputs N", zh="玩具：训练输入数 N", ge=128, le=384, step=32
     )
-    # N ≤ 512 and ≤ 150 steps: the heaviest new setting trains in under 1 s of one thread
+    # N ≤ 384 and ≤ 150 steps: the heaviest new setting trains in under 1 s of one thread
     steps: int = param(150, en="Toy: Adam steps", zh="玩具：Adam 步数", ge=10, le=150, step=10)
     lr: float = param(
         0.01, en="Toy: learning rate", zh="玩具：学习率", ge=0.0005, le=0.05, step=0.0005
@@ -746,8 +746,8 @@ def render(p: Params, lang: str = "en") -> Rendered:
 
 presets = {
     "gpt3": Params(shape="gpt3-175b", targets="q,v", rank=1),
-    "rank4": Params(shift_rank=4, noise=0.0, n_samples=512),
-    "full_rank": Params(shift_rank=64, shift_size=0.5, n_samples=512),
+    "rank4": Params(shift_rank=4, noise=0.0, n_samples=384),
+    "full_rank": Params(shift_rank=64, shift_size=0.5, n_samples=384),
     "few": Params(shift_rank=4, n_samples=128, steps=150),
 }
 preset_titles = {
