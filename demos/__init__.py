@@ -36,6 +36,7 @@ LIVE = (
     "varifocal",
     "centernet",
     "lora",
+    "prompt_tuning",
     "clip",
     "siglip",
     "ddp",

@@ -18,6 +18,10 @@ import plotly.graph_objects as go
 from pydantic import BaseModel
 
 from demos.base import PARAMS_CONFIG, Demo, Rendered, Source, Text, param
+from demos.plots_blocks import arrow as _arrow
+from demos.plots_blocks import box as _box
+from demos.plots_blocks import figure as _figure
+from demos.plots_blocks import hover_points
 from demos.theme import COLORWAY, caption
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,11 +103,12 @@ class Params(BaseModel):
         step=0.01,
     )
     n_samples: int = param(
-        512, en="Toy: training inputs N", zh="玩具：训练输入数 N", ge=128, le=1024, step=32
+        384, en="Toy: training inputs N", zh="玩具：训练输入数 N", ge=128, le=384, step=32
     )
-    steps: int = param(300, en="Toy: Adam steps", zh="玩具：Adam 步数", ge=10, le=400, step=10)
+    # N ≤ 384 and ≤ 150 steps: the heaviest new setting trains in under 1 s of one thread
+    steps: int = param(150, en="Toy: Adam steps", zh="玩具：Adam 步数", ge=10, le=150, step=10)
     lr: float = param(
-        0.005, en="Toy: learning rate", zh="玩具：学习率", ge=0.0005, le=0.05, step=0.0005
+        0.01, en="Toy: learning rate", zh="玩具：学习率", ge=0.0005, le=0.05, step=0.0005
     )
     seed: int = param(0, en="Seed", zh="随机种子", ge=0, le=99)
 
@@ -204,43 +209,6 @@ def _latency_meta() -> dict:
 
 
 # --- figures -------------------------------------------------------------------------------------
-
-
-def _figure(data: list, layout: dict) -> go.Figure:
-    """A Figure from plain dicts; the page's template goes in when it is serialised."""
-    return go.Figure({"data": data, "layout": {"template": {}, **layout}}, _validate=False)
-
-
-def _box(x0, y0, x1, y1, fill, line="#6B7280", dash="solid") -> dict:
-    return {
-        "type": "rect",
-        "x0": x0,
-        "y0": y0,
-        "x1": x1,
-        "y1": y1,
-        "fillcolor": fill,
-        "opacity": 0.9,
-        "line": {"color": line, "width": 1.5, "dash": dash},
-        "layer": "below",
-    }
-
-
-def _arrow(x0, y0, x1, y1) -> dict:
-    return {
-        "x": x1,
-        "y": y1,
-        "ax": x0,
-        "ay": y0,
-        "xref": "x",
-        "yref": "y",
-        "axref": "x",
-        "ayref": "y",
-        "text": "",
-        "showarrow": True,
-        "arrowhead": 2,
-        "arrowwidth": 1.5,
-        "arrowcolor": "#9CA3AF",
-    }
 
 
 def _diagram(p: Params, lang: str) -> go.Figure:
@@ -349,18 +317,7 @@ def _diagram(p: Params, lang: str) -> go.Figure:
         f"r = {r}",
         f"LoRA 加在哪里：{SHAPES[p.shape].zh} 的一层（共 {config['n_layers']} 层），r = {r}",
     )(lang)
-    data = [
-        {
-            "type": "scatter",
-            "x": xs,
-            "y": ys,
-            "mode": "markers",
-            "marker": {"size": 30, "opacity": 0},
-            "hovertext": hovers,
-            "hoverinfo": "text",
-            "showlegend": False,
-        }
-    ]
+    data = [hover_points(xs, ys, hovers)]
     hidden = {"visible": False, "range": [0, 9.8], "fixedrange": True}
     layout = {
         "title": {"text": title},
@@ -789,9 +746,9 @@ def render(p: Params, lang: str = "en") -> Rendered:
 
 presets = {
     "gpt3": Params(shape="gpt3-175b", targets="q,v", rank=1),
-    "rank4": Params(shift_rank=4, noise=0.0, n_samples=512),
-    "full_rank": Params(shift_rank=64, shift_size=0.5, n_samples=512),
-    "few": Params(shift_rank=4, n_samples=128, steps=400),
+    "rank4": Params(shift_rank=4, noise=0.0, n_samples=384),
+    "full_rank": Params(shift_rank=64, shift_size=0.5, n_samples=384),
+    "few": Params(shift_rank=4, n_samples=128, steps=150),
 }
 preset_titles = {
     "gpt3": Text(
