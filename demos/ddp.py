@@ -565,7 +565,17 @@ def _placeholder(message: str, lang: str) -> go.Figure:
 
 def render(p: Params, lang: str = "en") -> Rendered:
     figures = [_ring_figure(p, lang), _scaling_figure(p, lang), _bucket_figure(p, lang)]
-    notes = ""
+    timeline = _timeline(p, p.bucket_cap_mb)
+    ms, share = 1000.0, 2 * (p.n_ranks - 1) / p.n_ranks
+    notes = Text(
+        f"**Ring all-reduce:** each of the N = {p.n_ranks} ranks sends and receives "
+        f"2(N−1)/N = {share:.2f} × the gradient, never more than 2× however many join. **Buckets of {p.bucket_cap_mb:g} MB:** "
+        f"an iteration takes {timeline.total_s * ms:.1f} ms with communication overlapping "
+        f"backward, {timeline.no_overlap_s * ms:.1f} ms without.",
+        f"**环形 all-reduce：** N = {p.n_ranks} 个进程中，每个进程收发的数据量都是梯度的 "
+        f"2(N−1)/N = {share:.2f} 倍，无论多少进程加入都不超过 2 倍。**{p.bucket_cap_mb:g} MB 的桶：** 通信与反向传播重叠时"
+        f"一次迭代 {timeline.total_s * ms:.1f} 毫秒，不重叠时 {timeline.no_overlap_s * ms:.1f} 毫秒。",
+    )(lang)
     if not p.real_run:
         off = Text(
             "Tick “Real run” to start K gloo processes and compare with one process.",
@@ -575,9 +585,9 @@ def render(p: Params, lang: str = "en") -> Rendered:
     else:
         run, error = _real_run(p)
         if run is None:
-            notes = Text(f"The real run could not finish: {error}", f"真实运行未能完成：{error}")(
-                lang
-            )
+            notes += "\n\n" + Text(
+                f"The real run could not finish: {error}", f"真实运行未能完成：{error}"
+            )(lang)
             figures.append(_placeholder(notes, lang))
         else:
             figures.append(_real_figure(p, run, lang))
@@ -588,10 +598,10 @@ def render(p: Params, lang: str = "en") -> Rendered:
             # No pids, ports or wall-clock times here: a render must read the same in every
             # process (the times are measured by benchmarks/ddp.py).
             distinct = len(set(run["pids"]))
-            notes = Text(
-                f"Real run: {p.world_size} worker processes ({distinct} distinct pids), TCP sockets on "
+            notes += "\n\n" + Text(
+                f"**Real run:** {p.world_size} worker processes ({distinct} distinct pids), TCP sockets on "
                 f"{', '.join(run['sockets']) or '—'}; max |Δ| against one process = {worst:.1e}.",
-                f"真实运行：{p.world_size} 个工作进程（{distinct} 个不同的 pid），TCP 套接字地址 "
+                f"**真实运行：** {p.world_size} 个工作进程（{distinct} 个不同的 pid），TCP 套接字地址 "
                 f"{', '.join(run['sockets']) or '—'}；与单进程相比最大 |Δ| = {worst:.1e}。",
             )(lang)
     return Rendered(figures, notes)

@@ -46,5 +46,5 @@ def test_real_run_preset_draws_errors_under_fp32_epsilon():
 
 def test_default_render_starts_no_process():
     rendered = demo.render(demo.Params())
-    assert len(rendered.figures) == 4 and rendered.notes == ""
+    assert len(rendered.figures) == 4 and rendered.notes.startswith("**Ring all-reduce:**")
     assert "Tick" in rendered.figures[3].layout.annotations[0].text
