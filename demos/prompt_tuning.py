@@ -482,9 +482,11 @@ def _attention_figure(p: Params, run: dict, lang: str) -> go.Figure:
     # the causal mask: token column j is hidden from row i when j > i; prefix columns never
     masked = np.zeros((t, prefix + t), dtype=bool)
     masked[:, prefix:] = np.triu(np.ones((t, t), dtype=bool), 1)
-    z = np.where(masked, np.nan, weights)
     labels = [f"{i}:{name}" for i, name in enumerate(rows)]
     column_labels = columns[:prefix] + labels  # a token keeps its row's label
+    if weights.shape[0] < t:  # the last layer computed queries for the answer positions only
+        labels, masked = labels[-weights.shape[0] :], masked[-weights.shape[0] :]
+    z = np.where(masked, np.nan, weights)
     data = [
         {
             "type": "heatmap",

@@ -30,3 +30,13 @@ def test_without_an_input_method_the_nearest_token_figure_says_why():
     rendered = demo.DEMO.render(demo.Params(methods=["prefix"], steps=10), lang="zh")
     nearest = rendered.figures[5]
     assert "prompt tuning" in nearest.layout.annotations[0].text
+
+
+def test_full_fine_tuning_alone_draws_the_answer_rows_of_the_last_layer():
+    """The last layer computes queries for the 4 answer digits only (found by the fuzz test)."""
+    p = demo.Params(methods=["full"], n_virtual=1, steps=10, task="copy", layer=2, head=1)
+    run = demo._run(("full",), 1, p.encoder_hidden, p.reparameterise, "copy", 10, p.lr, p.seed)
+    figure = demo._attention_figure(p, run, "en")
+    weights = figure.data[1].z
+    assert len(weights) == 4 and len(figure.data[1].y) == 4
+    assert len(figure.data[1].x) == len(weights[0])  # every key column keeps its label
