@@ -69,7 +69,9 @@ def unsafe_uses(source: str, filename: str = "<source>") -> list[str]:
     """`file:line what` for each import of a pickle-like module and each unsafe call.
 
     Parsed, not grepped: `model.eval()` (a torch module's mode switch) is not `eval(...)`.
-    Allowed: `yaml.load(..., Loader=yaml.SafeLoader)`, `np.load(...)` without allow_pickle.
+    Allowed: `yaml.load(..., Loader=yaml.SafeLoader)`, `np.load(...)` without allow_pickle,
+    `torch.load(..., weights_only=True)` (torch's restricted unpickler: tensors and plain
+    containers only, no code).
     """
     found = []
     for node in ast.walk(ast.parse(source, filename)):
@@ -85,6 +87,10 @@ def unsafe_uses(source: str, filename: str = "<source>") -> list[str]:
             if name in {"numpy.load", "np.load"}:
                 pickle = keywords.get("allow_pickle")
                 if not (isinstance(pickle, ast.Constant) and pickle.value is True):
+                    continue
+            if name == "torch.load":
+                restricted = keywords.get("weights_only")
+                if isinstance(restricted, ast.Constant) and restricted.value is True:
                     continue
             if name == "yaml.load" and dotted(keywords.get("Loader", ast.Name(""))).endswith(
                 ("SafeLoader", "CSafeLoader")
@@ -116,6 +122,7 @@ def test_no_eval_exec_pickle_or_unsafe_loader_in_the_code() -> None:
         "from pickle import loads",
         "import dill as d",
         "torch.load(path)",
+        "torch.load(path, weights_only=False)",
         "np.load(path, allow_pickle=True)",
         "yaml.load(text)",
         "yaml.load(text, Loader=yaml.FullLoader)",
@@ -134,6 +141,7 @@ def test_the_scan_finds_each_unsafe_use(snippet: str) -> None:
         "np.load(path)",
         "yaml.load(text, Loader=yaml.SafeLoader)",
         "yaml.safe_load(t)",
+        "torch.load(buffer, weights_only=True)",
     ],
 )
 def test_the_scan_leaves_safe_code_alone(snippet: str) -> None:
