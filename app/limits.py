@@ -217,6 +217,7 @@ class PendingResults(OrderedDict):
         self.busy = busy  # a session with an event waiting or running is never forgotten
         self.born: dict[str, float] = {}
         self.bytes: dict[str, int] = {}
+        self.finished: set[str] = set()  # sessions holding a finished result
         LIVE_RESULTS.append(weakref.ref(self))  # for `housekeeping`
 
     def __setitem__(self, key: str, queue: Any) -> None:
@@ -229,6 +230,9 @@ class PendingResults(OrderedDict):
                 if key in self.bytes:
                     self.born[key] = time.monotonic()  # the age counts from the last message
                     self.bytes[key] += _size(message)
+                    kind = getattr(message, "msg", None)
+                    if getattr(kind, "value", kind) == "process_completed":
+                        self.finished.add(key)
                 put(message)
                 self.expire()
 
@@ -244,10 +248,12 @@ class PendingResults(OrderedDict):
             super().__delitem__(key)
         self.born.pop(key, None)
         self.bytes.pop(key, None)
+        self.finished.discard(key)
 
     def pop(self, key: str, *default: Any) -> Any:
         self.born.pop(key, None)
         self.bytes.pop(key, None)
+        self.finished.discard(key)
         return super().pop(key, *default)
 
     def held_bytes(self) -> int:
@@ -264,9 +270,12 @@ class PendingResults(OrderedDict):
         if len(self) <= self.capacity and self.held_bytes() <= self.max_bytes:
             return
         for key in list(self):  # the oldest first
-            if len(self) <= self.capacity and self.held_bytes() <= self.max_bytes:
+            over_count = len(self) > self.capacity
+            if not over_count and self.held_bytes() <= self.max_bytes:
                 break
-            if not self.busy(key):
+            # for bytes, only a finished result nobody fetched is let go: a session whose
+            # event has not finished (or not even started) frees nothing and would lose it
+            if not self.busy(key) and (over_count or key in self.finished):
                 del self[key]
 
 
