@@ -49,10 +49,6 @@ def _heaviest_calls() -> list[tuple[str, bytes]]:
     return calls
 
 
-def folder_bytes(folder: Path) -> int:
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
-
-
 async def _client(
     http: httpx.AsyncClient, calls: list, seed: int, deadline: float, answers: Counter
 ) -> None:
@@ -107,7 +103,7 @@ async def _abuse(url: str, pid: int | None, clients: int, seconds: float) -> dic
 
 def run_abuse(clients: int, seconds: float) -> dict:
     """Start an app on loopback, abuse it, and measure; the figures as a dict."""
-    from app.limits import RESULT_BYTES, UPLOAD_FOLDER_BYTES
+    from app.limits import RESULT_BYTES, UPLOAD_FOLDER_BYTES, folder_bytes
     from app.process import serving
 
     clients, seconds = min(clients, MAX_CLIENTS), min(seconds, MAX_SECONDS)
