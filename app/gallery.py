@@ -12,7 +12,7 @@ import base64
 import hashlib
 import html
 import json
-import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -218,23 +218,35 @@ def preview_index() -> dict:
         return {}
 
 
+_NUMBER = re.compile(r"[-+−]?\d+(?:[.,]\d+)*(?:[eE][-+]?\d+)?")
+
+
 def _canonical(value: Any) -> Any:
-    """A figure's JSON with arrays decoded and numbers to 4 significant digits: the same on
-    every machine that draws the same picture (last-bit float differences do not count)."""
+    """A figure's JSON reduced to what a change of the code alters and a change of CPU does not:
+    the structure, trace kinds, names, titles, labels and text, array lengths, and integers.
+
+    Measured values are left out: floats (scalars and decoded arrays), the numbers inside
+    strings, and embedded raster images. A render's float32 kernels differ in their last bits
+    between CPUs (AVX2 against AVX-512), and a demo that trains at its defaults (normalizing
+    flows) amplifies those bits into visibly different numbers; rounding alone cannot hide that,
+    since any rounding has boundaries that a last-bit change can cross."""
     if isinstance(value, dict):
         if "bdata" in value and "dtype" in value:
-            array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
-            return _canonical(array.astype(float).tolist())
+            size = np.dtype(value["dtype"]).itemsize
+            return ["array", len(base64.b64decode(value["bdata"])) // size, value.get("shape")]
         return {key: _canonical(item) for key, item in sorted(value.items()) if key != "uid"}
     if isinstance(value, list):
         return [_canonical(item) for item in value]
     if isinstance(value, float):
-        return float(f"{value:.4g}") if math.isfinite(value) else str(value)
+        return "#"
+    if isinstance(value, str):
+        return "image" if value.startswith("data:image/") else _NUMBER.sub("#", value)
     return value
 
 
 def render_hash(demo: Demo) -> str:
-    """The hash of what a demo's preview shows: its first figure at the defaults (light, en)."""
+    """The hash of what a demo's preview shows, its first figure at the defaults (light, en),
+    as `_canonical` reduces it."""
     figure = json.loads(figure_json(demo.render(lang="en").figures[0], "light"))
     figure["layout"].pop("template", None)
     text = json.dumps(_canonical(figure), sort_keys=True, separators=(",", ":"))

@@ -87,15 +87,27 @@ def _in_upload_folder(path: str) -> bool:
 
 class RenderCache:
     """Recent renders, by (demo, params, language, theme): renders are pure, so an answer
-    for the same request can be served again. Bounded in entries and in bytes per entry (a
-    large figure is not kept), so it holds at most about MAX_ENTRIES × MAX_ENTRY_BYTES."""
+    for the same request can be served again. Bounded three ways: entries, bytes per entry
+    (a very large figure is not kept) and bytes in all (the least recently used go first), so
+    it holds at most MAX_BYTES of figure text.
 
-    MAX_ENTRIES = 128
-    MAX_ENTRY_BYTES = 256_000
+    Sized for the catalogue: every demo's defaults and presets in both themes and languages
+    (about 200 requests × 4) average about 150 KB; the largest defaults (alpaca, sd3) are
+    about 0.5 MB, so a cap at 256 KB per entry rendered those again on every call."""
+
+    MAX_ENTRIES = 1024
+    MAX_ENTRY_BYTES = 2_000_000
+    MAX_BYTES = 48_000_000
 
     def __init__(self) -> None:
         self._entries: OrderedDict[tuple, tuple[list[str], str]] = OrderedDict()
+        self._sizes: dict[tuple, int] = {}
+        self._bytes = 0
         self._lock = threading.Lock()
+
+    @property
+    def bytes(self) -> int:
+        return self._bytes
 
     def get(self, key: tuple) -> tuple[list[str], str] | None:
         with self._lock:
@@ -105,13 +117,18 @@ class RenderCache:
             return entry
 
     def put(self, key: tuple, figures: list[str], notes: str) -> None:
-        if sum(map(len, figures)) + len(notes) > self.MAX_ENTRY_BYTES:
+        size = sum(map(len, figures)) + len(notes)
+        if size > self.MAX_ENTRY_BYTES:
             return
         with self._lock:
+            self._bytes -= self._sizes.pop(key, 0)
             self._entries[key] = (figures, notes)
             self._entries.move_to_end(key)
-            while len(self._entries) > self.MAX_ENTRIES:
-                self._entries.popitem(last=False)
+            self._sizes[key] = size
+            self._bytes += size
+            while len(self._entries) > self.MAX_ENTRIES or self._bytes > self.MAX_BYTES:
+                old, _ = self._entries.popitem(last=False)
+                self._bytes -= self._sizes.pop(old)
 
 
 RENDERS = RenderCache()

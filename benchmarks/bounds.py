@@ -2,10 +2,14 @@
 
     .venv/bin/python -m benchmarks.bounds                 # every demo, update RESULTS.md
     .venv/bin/python -m benchmarks.bounds --demo activations --no-write
+    .venv/bin/python -m benchmarks.bounds --demo xgboost --choices --no-write
 
 The request is what the app does for one call: `demo.render(params)` plus `figure_json` of
 every figure, with one torch thread as app.server runs it, at `demo.bounds("max")` (every
-slider at its max, every list full, every box ticked) and at `demo.bounds("min")`.
+slider at its max, every list full, every box ticked) and at `demo.bounds("min")`. With
+`--choices`, also "choices": sliders at max with each combination of the radio and dropdown
+values in turn, each a new training setting for the demos that train; the slowest first call
+is reported with its combination.
 
 Each (demo, bound) runs in a fresh Python process, so one demo's caches and lazy imports
 cannot hide or inflate another's. Memory is the growth of the resident set (RSS) during the
@@ -65,7 +69,7 @@ def measure(slug: str, which: str, runs: int) -> dict:
 
     torch.set_num_threads(1)  # as app.server does
     demo = next(d for d in all_demos if d.slug == slug)
-    params = demo.bounds(which)
+    params = demo.bounds("max" if which == "choices" else which)
 
     def request() -> int:
         return sum(len(figure_json(f)) for f in demo.render(params).figures)
@@ -74,9 +78,24 @@ def measure(slug: str, which: str, runs: int) -> dict:
         figure_json(figure)
     before_kb = _status_kb("VmRSS")
     exact = _reset_peak()
-    start = time.perf_counter()
-    payload = request()
-    first_s = time.perf_counter() - start
+    combination = ""
+    if which == "choices":  # sliders at max, each combination of the choices: the slowest
+        first_s, payload, combination = 0.0, 0, ""
+        for values in choice_combinations(demo):
+            try:
+                candidate = demo.parse({**params.model_dump(), **values})
+            except ValueError:  # a combination the demo refuses
+                continue
+            start = time.perf_counter()
+            size = sum(len(figure_json(f)) for f in demo.render(candidate).figures)
+            elapsed = time.perf_counter() - start
+            if elapsed >= first_s:
+                first_s, payload, params = elapsed, size, candidate
+                combination = ", ".join(f"{k}={v}" for k, v in values.items())
+    else:
+        start = time.perf_counter()
+        payload = request()
+        first_s = time.perf_counter() - start
     times = []
     for _ in range(runs):
         start = time.perf_counter()
@@ -92,7 +111,21 @@ def measure(slug: str, which: str, runs: int) -> dict:
         "rss_mb": before_kb / 1024,
         "payload_kb": payload / 1024,
         "exact_peak": exact,
+        "combination": combination,
     }
+
+
+def choice_combinations(demo, limit: int = 48) -> list[dict]:
+    """Every combination of the demo's radio and dropdown values (the first `limit`)."""
+    import itertools
+
+    choices = [c for c in demo.controls if c.kind in ("radio", "dropdown")]
+    names = [c.name for c in choices]
+    values = [[value for value, _ in c.choices] for c in choices]
+    return [
+        dict(zip(names, combo, strict=True))
+        for combo in itertools.islice(itertools.product(*values), limit)
+    ]
 
 
 def measure_in_child(slug: str, which: str, runs: int) -> dict:
@@ -139,8 +172,9 @@ def table(rows: list[dict], runs: int, load: tuple[float, float, float]) -> str:
         "|---|---|---:|---:|---:|---:|---:|---|",
     ]
     for row in rows:
+        bound = row["bound"] + (f" ({row['combination']})" if row.get("combination") else "")
         lines.append(
-            f"| `{row['slug']}` | {row['bound']} | {1000 * row['first_s']:.0f} ms "
+            f"| `{row['slug']}` | {bound} | {1000 * row['first_s']:.0f} ms "
             f"| {1000 * row['median_s']:.0f} ms | {row['peak_mb']:.1f} MB "
             f"| {row['rss_mb']:.0f} MB | {row['payload_kb']:.0f} KB | {verdict(row)} |"
         )
@@ -165,6 +199,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="timed calls per bound")
     parser.add_argument("--no-write", action="store_true", help="print only")
     parser.add_argument(
+        "--choices",
+        action="store_true",
+        help="also: sliders at max with each combination of the choices (a new training "
+        "setting each), the slowest first call",
+    )
+    parser.add_argument(
         "--child", nargs=3, metavar=("SLUG", "BOUND", "RUNS"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
@@ -179,7 +219,7 @@ def main() -> None:
     slugs = args.demo or [demo.slug for demo in all_demos]
     rows = []
     for slug in slugs:
-        for which in ("max", "min"):
+        for which in ("max", "min", *(["choices"] if args.choices else [])):
             rows.append(measure_in_child(slug, which, args.runs))
             print(f"{slug} {which}: {verdict(rows[-1])}", file=sys.stderr, flush=True)
     section = table(rows, args.runs, load)

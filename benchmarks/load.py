@@ -2,6 +2,7 @@
 
     .venv/bin/python -m benchmarks.load                        # 32 clients, 60 s, update RESULTS.md
     .venv/bin/python -m benchmarks.load --clients 8 --seconds 10 --no-write
+    .venv/bin/python -m benchmarks.load --defaults-only    # every demo at its defaults only
     .venv/bin/python -m benchmarks.load --url http://127.0.0.1:7860 --no-write   # a running app
     .venv/bin/python -m benchmarks.load --abuse      # what a stranger can make it keep (abuse.py)
 
@@ -39,6 +40,7 @@ import numpy as np
 from benchmarks.bounds import write_section
 
 START, END = "<!-- load:start -->", "<!-- load:end -->"
+DEFAULTS_MARKS = ("<!-- load-defaults:start -->", "<!-- load-defaults:end -->")
 GOAL_P95_S = 1.0
 
 
@@ -69,14 +71,15 @@ class Tally:
         return sum(self.errors.values())
 
 
-def request_mix(demos: Any = None) -> dict[str, list[Call]]:
-    """Per demo slug: its defaults and every preset, each with the expected answer."""
+def request_mix(demos: Any = None, presets: bool = True) -> dict[str, list[Call]]:
+    """Per demo slug: its defaults and every preset (or the defaults alone), each with the
+    expected answer."""
     from demos import all_demos
     from demos.theme import figure_json
 
     mix: dict[str, list[Call]] = {}
     for demo in demos if demos is not None else all_demos:
-        variants = [("defaults", demo.Params()), *demo.presets.items()]
+        variants = [("defaults", demo.Params()), *(demo.presets.items() if presets else [])]
         calls = []
         for label, params in variants:
             rendered = demo.render(params)
@@ -253,7 +256,9 @@ def run_sync(coroutine: Any) -> Any:
         return pool.submit(asyncio.run, coroutine).result()
 
 
-def report(result: dict, cold_start: float | None, load: tuple[float, float, float]) -> str:
+def report(
+    result: dict, cold_start: float | None, load: tuple[float, float, float], presets: bool = True
+) -> str:
     import gradio
     import torch
 
@@ -271,14 +276,16 @@ def report(result: dict, cold_start: float | None, load: tuple[float, float, flo
     goal = "met" if errors == 0 and result["p95_s"] <= GOAL_P95_S else "**missed**"
     lines = [
         f"Measured {datetime.date.today().isoformat()} with `python -m benchmarks.load "
-        f"--clients {result['clients']} --seconds {result['seconds']:g}` on {os.cpu_count()} CPU "
+        f"--clients {result['clients']} --seconds {result['seconds']:g}"
+        f"{'' if presets else ' --defaults-only'}` on {os.cpu_count()} CPU "
         f"cores, {platform.machine()}, Python {platform.python_version()}, torch "
         f"{torch.__version__}, gradio {gradio.__version__}; queue {QUEUE_SIZE}, "
         f"{API_CONCURRENCY} API calls and {RENDER_CONCURRENCY} renders at a time. Clients and server share the machine, which "
         f"other work shares too: load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
         "(1/5/15 min) at the start.",
         "",
-        f"Mix: every demo's defaults and presets ({result['requests_in_mix']} distinct "
+        f"Mix: every demo's defaults{' and presets' if presets else ''} "
+        f"({result['requests_in_mix']} distinct "
         "requests), a demo picked at random, then one of its requests; each answer compared "
         "with the in-process render."
         + (f" Cold start {cold_start:.1f} s." if cold_start is not None else ""),
@@ -311,6 +318,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--url", help="an app already running (default: start one here)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--defaults-only", action="store_true", help="each demo at its defaults, no presets"
+    )
     parser.add_argument("--no-write", action="store_true", help="print only")
     parser.add_argument(
         "--abuse",
@@ -332,7 +342,8 @@ def main() -> None:
 
     torch.set_num_threads(1)  # the expected answers are rendered as the server renders them
     load = os.getloadavg()
-    mix = request_mix()
+    presets = not args.defaults_only
+    mix = request_mix(presets=presets)
     if args.url:
         result, cold_start = run(args.url, mix, args.clients, args.seconds, None, args.seed), None
     else:
@@ -342,10 +353,13 @@ def main() -> None:
                 result = run(url, mix, args.clients, args.seconds, app_pid(url), args.seed)
             if result["errors"]:
                 print(f"server log, last lines:\n{log.read_text()[-3000:]}", file=sys.stderr)
-    section = report(result, cold_start, load)
+    section = report(result, cold_start, load, presets)
     print(section)
     if not args.no_write:
-        write_section(START, END, "Load", section)
+        if presets:
+            write_section(START, END, "Load", section)
+        else:
+            write_section(*DEFAULTS_MARKS, "Load at the defaults", section)
 
 
 if __name__ == "__main__":

@@ -2,13 +2,15 @@
 
 `python -m core.multimodal.train_toy_clip` writes assets/models/toy_clip.npz and
 toy_siglip.npz: the weights, the final temperature (and bias), and a log every 25 steps
-(loss, scale or t and b, held-out zero-shot accuracy). One thread, seeded: deterministic.
+(loss, scale or t and b, held-out zero-shot accuracy). One thread, seeded, kernels pinned
+(core/pinned.py): the same weights on every x86-64 CPU.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import sys
 import time
 from pathlib import Path
 
@@ -18,6 +20,7 @@ import torch
 from core.multimodal import shapes
 from core.multimodal.contrastive import LOG_SCALE_MAX, clip_loss, siglip_loss, zero_shot_logits
 from core.multimodal.toy_clip import ASSETS, ToyDualEncoder, save
+from core.pinned import configure_torch, ensure_pinned
 
 STEPS = 1200
 BATCH = 64
@@ -74,7 +77,7 @@ def train(loss_kind: str, steps: int = STEPS, seed: int = SEED) -> tuple[ToyDual
             log["loss"].append(float(loss.detach()))
             log["accuracy"].append(held_out_accuracy(model, canonical))
             for name, value in temperature.items():
-                log[name].append(float(value))
+                log[name].append(float(value.detach()))
             model.train()
         if step == steps:
             break
@@ -93,9 +96,11 @@ def train(loss_kind: str, steps: int = STEPS, seed: int = SEED) -> tuple[ToyDual
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ASSETS)
+    parser.add_argument("--kind", choices=["clip", "siglip"], action="append")
     arguments = parser.parse_args()
-    torch.set_num_threads(1)
-    for kind in ("clip", "siglip"):
+    ensure_pinned("core.multimodal.train_toy_clip", sys.argv[1:])
+    configure_torch()
+    for kind in arguments.kind or ("clip", "siglip"):
         start = time.perf_counter()
         model, extra = train(kind)
         path = arguments.out / f"toy_{kind}.npz"

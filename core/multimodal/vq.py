@@ -29,9 +29,12 @@ def from_patches(patches: torch.Tensor, h: int, w: int, p: int) -> torch.Tensor:
     return grid.reshape(h, w, c)
 
 
+_BY_DIFFERENCES = "donot_use_mm_for_euclid_dist"
+
+
 def _squared_distances(patches: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
     """(N, K) ‖x − c‖², by differences (no ‖x‖² − 2x·c + ‖c‖² cancellation)."""
-    return torch.cdist(patches, codebook, compute_mode="donot_use_mm_for_euclid_dist") ** 2
+    return torch.cdist(patches, codebook, compute_mode=_BY_DIFFERENCES) ** 2
 
 
 def quantize(patches: torch.Tensor, codebook: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -84,15 +87,27 @@ def kmeans(
         nearest = torch.minimum(nearest, _squared_distances(x, x[index : index + 1])[:, 0])
     codebook = x[centres].clone()
     objective = []
+    previous = None
     for step in range(iters + 1):
-        distances = _squared_distances(x, codebook)
-        best, codes = distances.min(1)
+        # The nearest centroid by distance (sqrt is monotone), squared for the objective: the
+        # (N, k) matrix is not squared element by element.
+        distance, codes = torch.cdist(x, codebook, compute_mode=_BY_DIFFERENCES).min(1)
+        best = distance.square()
         objective.append(best.mean())
         sizes = torch.bincount(codes, minlength=k)
         if trace is not None:
             trace.record("iteration", step=step, objective=float(best.mean()), sizes=sizes)
         if step == iters:
             break
+        if previous is not None and torch.equal(codes, previous):
+            # A fixed point: the same assignment gives the same means, so every later
+            # iteration repeats this one exactly; they are recorded without being recomputed.
+            for later in range(step + 1, iters + 1):
+                objective.append(objective[-1])
+                if trace is not None:
+                    trace.record("iteration", step=later, objective=float(best.mean()), sizes=sizes)
+            break
+        previous = codes
         sums = torch.zeros_like(codebook).index_add_(0, codes, x)
         filled = sizes > 0
         codebook[filled] = sums[filled] / sizes[filled, None].to(x.dtype)

@@ -1,4 +1,5 @@
-"""The render cache: bounded in entries and in entry size, least recently used out first."""
+"""The render cache: bounded in entries, entry size and bytes in all, least recently used out
+first."""
 
 from __future__ import annotations
 
@@ -28,3 +29,16 @@ def test_language_and_theme_are_part_of_the_key() -> None:
     cache.put(("demo", "p", "en", "light"), ["en-light"], "")
     assert cache.get(("demo", "p", "zh", "light")) is None
     assert cache.get(("demo", "p", "en", "dark")) is None
+
+
+def test_the_cache_is_bounded_in_bytes_in_all() -> None:
+    cache = RenderCache()
+    entry = "x" * (RenderCache.MAX_ENTRY_BYTES - 10)
+    count = RenderCache.MAX_BYTES // len(entry) + 3
+    for index in range(count):
+        cache.put(("demo", str(index), "en", "light"), [entry], "")
+        assert cache.bytes <= RenderCache.MAX_BYTES
+    assert cache.get(("demo", "0", "en", "light")) is None  # the oldest went first
+    assert cache.get(("demo", str(count - 1), "en", "light")) is not None
+    cache.put(("demo", str(count - 1), "en", "light"), ["small"], "")  # replaced, not added
+    assert cache.bytes <= RenderCache.MAX_BYTES - len(entry) + len("small")
