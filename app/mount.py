@@ -4,6 +4,7 @@ first page or the API is built, not to serve the gallery).
 - a demo endpoint refuses a wrong number of inputs by name (`checked_inputs`);
 - a request may name only files it uploaded, never a server path or a URL (`checked_inputs`
   and Gradio's own check, which mounting leaves off: `has_launched`);
+- a new session does not serialise every component of its Blocks (`LazySessionState`);
 - calls by name leave no session behind (`forgetting_single_use_sessions`), the event ids
   Gradio keeps per session are bounded (`BoundedDict`), and results nobody fetches expire
   and are bounded in bytes (`app.limits.PendingResults`);
@@ -14,6 +15,8 @@ first page or the API is built, not to serve the gallery).
 
 from __future__ import annotations
 
+import copy
+import datetime
 import json
 import os
 import re
@@ -26,6 +29,7 @@ from urllib.parse import parse_qs
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home at start
 
 import gradio as gr
+import gradio.state_holder as gr_state
 import gradio.utils as gr_utils
 from fastapi import FastAPI
 
@@ -79,6 +83,77 @@ class BoundedDict(OrderedDict):
         super().__setitem__(key, value)
         while len(self) > self.capacity:
             self.popitem(last=False)
+
+
+class LazySessionState(gr_state.SessionState):
+    """Gradio's SessionState with the config of a component serialised when it is needed, not
+    every component's at creation.
+
+    Gradio makes a session for every call by name and, making it, serialises the config of
+    every component of the Blocks (`config_for_block`, an `inspect.signature` each), which only
+    a deep link reads in full; a call then updates its inputs' entries. The API Blocks holds
+    every demo's hidden controls and plots (about 500 components): that took 68 % of the
+    server's time under 32 clients at the defaults (py-spy), about 60 ms a call, and capped the
+    app at 14 calls a second. Here a call serialises its own inputs; the whole dict, in
+    Gradio's order, is built the first time something reads it (a deep link)."""
+
+    def __init__(self, blocks: gr.Blocks) -> None:
+        self._blocks = blocks
+        self._some: dict = {}  # the entries made so far, by block id
+        self._all = False
+        self.blocks_config = copy.copy(blocks.default_config)
+        self.state_data = {}
+        self._state_ttl = {}
+        self.is_closed = False
+        self.STATE_TTL_WHEN_CLOSED = 1 if os.getenv("GRADIO_IS_E2E_TEST", None) else 3600
+
+    def _entry(self, key: int) -> dict:
+        if key not in self._some:
+            block = self.blocks_config.blocks[key]
+            self._some[key] = self.blocks_config.config_for_block(key, [], block)
+        return self._some[key]
+
+    @property
+    def config_values(self) -> dict:
+        if not self._all:
+            made = self._some
+            self._some = {
+                key: made[key] if key in made else self.blocks_config.config_for_block(key, [], b)
+                for key, b in self.blocks_config.blocks.items()
+                if key in self._blocks.blocks or key in made
+            }
+            self._all = True
+        return self._some
+
+    @config_values.setter
+    def config_values(self, value: dict) -> None:
+        self._some, self._all = value, True
+
+    def __setitem__(self, key: int, value: Any) -> None:
+        # Gradio's, with the one entry made directly (its own reads the whole dict)
+        from gradio.components import State
+
+        block = self.blocks_config.blocks.get(key)
+        if isinstance(block, State):
+            self._state_ttl[key] = (block.time_to_live, datetime.datetime.now())
+            self.state_data[key] = value
+        else:
+            self.blocks_config.blocks[key] = value
+        if block:
+            self._some[key] = self.blocks_config.config_for_block(key, [], block)
+
+    def _update_config(self, key: int) -> None:
+        if self[key] is not None:
+            self._some[key] = self.blocks_config.config_for_block(key, [], self[key])
+
+    def _update_value_in_config(self, key: int, value: Any) -> None:
+        entry = self._entry(key)
+        if "props" in entry:
+            entry["props"]["value"] = value
+
+
+# StateHolder.__getitem__ makes its sessions from this module attribute.
+gr_state.SessionState = LazySessionState
 
 
 def mount_blocks(blocks: gr.Blocks, path: str, fields: dict[str, list[str]]) -> Any:
