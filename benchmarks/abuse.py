@@ -2,6 +2,7 @@
 
     .venv/bin/python -m benchmarks.load --abuse                 # 16 clients, 30 s, RESULTS.md
     .venv/bin/python -m benchmarks.load --abuse --clients 8 --seconds 10 --no-write
+    .venv/bin/python -m benchmarks.load --abuse --rounds 4      # 4 rounds on one server: a plateau?
 
 Starts its own app on loopback (never another host: at most 16 clients, at most 30 s), with its
 own upload folder and log. Each client loops, picking at random one of:
@@ -30,7 +31,7 @@ import httpx
 from benchmarks.load import app_pid, rss_mb, run_sync
 
 START, END = "<!-- abuse:start -->", "<!-- abuse:end -->"
-MAX_CLIENTS, MAX_SECONDS = 16, 30.0
+MAX_CLIENTS, MAX_SECONDS, MAX_ROUNDS = 16, 30.0, 6
 JUNK_JOINS = [
     b'{"fn_index": 9999, "data": [], "session_hash": "abuse"}',
     b'{"fn_index": -1, "data": [], "session_hash": "abuse"}',
@@ -101,12 +102,16 @@ async def _abuse(url: str, pid: int | None, clients: int, seconds: float) -> dic
     return {"answers": dict(sorted(answers.items())), "rss": [r for r in rss if r is not None]}
 
 
-def run_abuse(clients: int, seconds: float) -> dict:
-    """Start an app on loopback, abuse it, and measure; the figures as a dict."""
+def run_abuse(clients: int, seconds: float, rounds: int = 1) -> dict:
+    """Start an app on loopback, abuse it `rounds` times (each at most 30 s), and measure after
+    each round: a bounded server levels off after the first; the figures as a dict."""
     from app.limits import RESULT_BYTES, UPLOAD_FOLDER_BYTES, folder_bytes
     from app.process import serving
 
     clients, seconds = min(clients, MAX_CLIENTS), min(seconds, MAX_SECONDS)
+    rounds = max(1, min(rounds, MAX_ROUNDS))
+    answers: Counter = Counter()
+    peaks, after_each = [], []
     with tempfile.TemporaryDirectory() as base:
         uploads, log = Path(base) / "uploads", Path(base) / "server.log"
         uploads.mkdir()
@@ -117,17 +122,23 @@ def run_abuse(clients: int, seconds: float) -> dict:
             httpx.get(url + "/gradio_api/info", timeout=60)  # the API app built
             time.sleep(2)
             before = {"rss_mb": rss_mb(pid), "upload_bytes": folder_bytes(uploads)}
-            result = run_sync(_abuse(url, pid, clients, seconds))
-            time.sleep(2)
-            after = {"rss_mb": rss_mb(pid), "upload_bytes": folder_bytes(uploads)}
+            for _ in range(rounds):
+                result = run_sync(_abuse(url, pid, clients, seconds))
+                answers.update(result["answers"])
+                peaks.append(max(result["rss"]) if result["rss"] else None)
+                time.sleep(2)
+                after_each.append({"rss_mb": rss_mb(pid), "upload_bytes": folder_bytes(uploads)})
         text = log.read_text(errors="replace")
     return {
         "clients": clients,
         "seconds": seconds,
+        "rounds": rounds,
         "before": before,
-        "after": after,
-        "rss_max_mb": max(result["rss"]) if result["rss"] else None,
-        "answers": result["answers"],
+        "after": after_each[-1],
+        "after_each": after_each,
+        "peak_each": peaks,
+        "rss_max_mb": max((p for p in peaks if p is not None), default=None),
+        "answers": dict(sorted(answers.items())),
         "tracebacks": text.count("Traceback"),
         "log_lines": len(text.splitlines()),
         "upload_folder_cap": UPLOAD_FOLDER_BYTES,
@@ -140,18 +151,27 @@ def report(result: dict) -> str:
     import platform
 
     load = os.getloadavg()
+    rounds = result["rounds"]
     answers = ", ".join(f"{k} ×{v}" for k, v in result["answers"].items())
     return "\n".join(
         [
             f"Measured {datetime.date.today()} on {platform.machine()}, {os.cpu_count()} cores, "
             f"load average {load[0]:.1f} at the start; `python -m benchmarks.load --abuse "
-            f"--clients {result['clients']} --seconds {result['seconds']:g}`.",
+            f"--clients {result['clients']} --seconds {result['seconds']:g}"
+            f"{f' --rounds {rounds}' if rounds > 1 else ''}`"
+            f"{f' ({rounds} rounds on one server)' if rounds > 1 else ''}.",
             "",
-            "| | before | after |",
-            "|---|---:|---:|",
-            f"| server RSS (MB) | {result['before']['rss_mb']:.0f} | {result['after']['rss_mb']:.0f} |",
+            "| | before | " + " | ".join(f"after round {i + 1}" for i in range(rounds)) + " |",
+            "|---|---:|" + "---:|" * rounds,
+            f"| server RSS (MB) | {result['before']['rss_mb']:.0f} | "
+            + " | ".join(f"{a['rss_mb']:.0f}" for a in result["after_each"])
+            + " |",
+            "| peak RSS in the round (MB) | | "
+            + " | ".join(f"{p:.0f}" if p is not None else "?" for p in result["peak_each"])
+            + " |",
             f"| upload folder (MB) | {result['before']['upload_bytes'] / 1e6:.1f} | "
-            f"{result['after']['upload_bytes'] / 1e6:.1f} |",
+            + " | ".join(f"{a['upload_bytes'] / 1e6:.1f}" for a in result["after_each"])
+            + " |",
             "",
             f"Peak RSS {result['rss_max_mb']:.0f} MB; upload folder capped at "
             f"{result['upload_folder_cap'] / 1e6:.0f} MB, unread results at "
@@ -161,10 +181,10 @@ def report(result: dict) -> str:
     )
 
 
-def main(clients: int, seconds: float, write: bool) -> None:
+def main(clients: int, seconds: float, write: bool, rounds: int = 1) -> None:
     from benchmarks.bounds import write_section
 
-    result = run_abuse(clients, seconds)
+    result = run_abuse(clients, seconds, rounds)
     section = report(result)
     print(section)
     if write:

@@ -319,6 +319,9 @@ def main() -> None:
     parser.add_argument("--url", help="an app already running (default: start one here)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
+        "--rounds", type=int, default=1, help="with --abuse: rounds on one server (at most 6)"
+    )
+    parser.add_argument(
         "--defaults-only", action="store_true", help="each demo at its defaults, no presets"
     )
     parser.add_argument("--no-write", action="store_true", help="print only")
@@ -333,7 +336,7 @@ def main() -> None:
 
         clients = args.clients if "--clients" in sys.argv else abuse.MAX_CLIENTS
         seconds = args.seconds if "--seconds" in sys.argv else abuse.MAX_SECONDS
-        abuse.main(clients, seconds, write=not args.no_write)
+        abuse.main(clients, seconds, write=not args.no_write, rounds=args.rounds)
         return
 
     import torch
