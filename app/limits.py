@@ -12,6 +12,12 @@
   after its last one, and the unread results held by one Blocks are bounded in bytes
   (`RESULT_BYTES`), the oldest session forgotten first.
 - `housekeeping`: the server's background task that runs both sweeps every `SWEEP_S`.
+- `count_received` / `collect_garbage`: a full garbage collection once `GARBAGE_BYTES` of
+  request bodies have arrived since the last. A refused call's exception and its traceback
+  sit in reference cycles (Gradio's error path) with the event's frames, whose locals hold the
+  request's values; they wait for Python's rare full collections. Measured: 100 refused calls
+  of 1 MB each kept about 80 MB, batch after batch, until a `gc.collect()` (which, with every
+  demo loaded, takes about 0.15 s).
 
 Imports no Gradio: the server's middleware stays light.
 """
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import time
@@ -45,6 +52,8 @@ UPLOAD_FOLDER_BYTES = int(_setting("UPLOAD_FOLDER_BYTES", 64e6))  # the whole up
 RESULT_TTL_S = _setting("RESULT_TTL_S", 120.0)  # a session's messages after its last one
 RESULT_BYTES = int(_setting("RESULT_BYTES", 64e6))  # unfetched results held by one Blocks
 SWEEP_S = _setting("SWEEP_S", 15.0)
+GARBAGE_BYTES = int(_setting("GARBAGE_BYTES", 32e6))  # request bytes between full collections
+_RECEIVED = [0]  # request-body bytes since the last full collection
 
 
 def upload_folder() -> Path:
@@ -280,6 +289,27 @@ class PendingResults(OrderedDict):
 
 
 LIVE_RESULTS: list[weakref.ref[PendingResults]] = []  # one per mounted Blocks
+
+
+def count_received(size: int) -> None:
+    """Note `size` bytes of a request body (app.server.read_body)."""
+    _RECEIVED[0] += size
+
+
+def collect_garbage(threshold: int = GARBAGE_BYTES) -> bool:
+    """A full garbage collection if `threshold` request bytes arrived since the last one."""
+    if _RECEIVED[0] < threshold:
+        return False
+    _RECEIVED[0] = 0
+    gc.collect()
+    return True
+
+
+async def garbage_watch(every_s: float = 0.5) -> None:
+    """`collect_garbage` twice a second, forever (the server cancels it at exit)."""
+    while True:
+        await asyncio.sleep(every_s)
+        collect_garbage()
 
 
 async def housekeeping(every_s: float = SWEEP_S) -> None:

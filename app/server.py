@@ -37,7 +37,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware import body_limit
 from starlette.routing import Match, Mount
 
-from app.limits import UploadGate, client_of, housekeeping, remember_uploads
+from app.limits import (
+    UploadGate,
+    client_of,
+    count_received,
+    garbage_watch,
+    housekeeping,
+    remember_uploads,
+)
 from app.routes import add_routes
 from demos import all_demos
 
@@ -80,10 +87,12 @@ def create_app() -> FastAPI:
         # finds it ready, and the first page never waits for it.
         warm = asyncio.get_running_loop().run_in_executor(None, api.build, "")
         sweeper = asyncio.create_task(housekeeping())
+        collector = asyncio.create_task(garbage_watch())
         try:
             yield
         finally:
             sweeper.cancel()
+            collector.cancel()
             with contextlib.suppress(Exception):
                 await warm
             await pages.close()
@@ -296,6 +305,8 @@ class Guard:
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         path = scope.get("path", "")
+        if scope["type"] == "http":
+            receive = counted(receive)
         if scope["type"] == "http" and (
             len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"") > MAX_URL
         ):
@@ -382,6 +393,18 @@ async def read_body(receive: Callable, limit: int) -> bytes | None:
         if not message.get("more_body"):
             break
     return b"".join(chunks)
+
+
+def counted(receive: Callable) -> Callable:
+    """`receive`, each body chunk's bytes noted for `app.limits.collect_garbage`."""
+
+    async def counting() -> dict:
+        message = await receive()
+        if message.get("type") == "http.request":
+            count_received(len(message.get("body", b"")))
+        return message
+
+    return counting
 
 
 def replay(body: bytes, receive: Callable) -> Callable:

@@ -8,6 +8,7 @@ takes minutes on a Space takes seconds here.
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -187,3 +188,31 @@ def test_an_upload_is_read_only_by_the_client_that_sent_it(server: Server) -> No
         else:
             assert message["success"], message
             assert not Path(path).exists()  # read once, then deleted
+
+
+def test_a_full_collection_follows_enough_request_bytes() -> None:
+    """Garbage in reference cycles (a refused call's traceback holding its 1 MB value) is
+    collected once GARBAGE_BYTES of request bodies have arrived, not at Python's leisure."""
+    import gc
+
+    from app import limits
+
+    class Cycle:
+        def __init__(self) -> None:
+            self.me = self
+            self.payload = "x" * 1_000_000
+
+    gc.collect()
+    limits._RECEIVED[0] = 0
+    gc.disable()
+    try:
+        probe = weakref.ref(Cycle())
+        assert probe() is not None  # only a collection frees a cycle
+        limits.count_received(100)
+        assert not limits.collect_garbage(threshold=1_000)  # not enough bytes yet
+        assert probe() is not None
+        limits.count_received(1_000)
+        assert limits.collect_garbage(threshold=1_000)
+        assert probe() is None and limits._RECEIVED[0] == 0
+    finally:
+        gc.enable()
